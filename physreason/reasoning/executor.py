@@ -1,0 +1,353 @@
+"""Run CLEVRER programs on a :class:`ReasoningWorld` (reference notes §2.1-2.2).
+
+Programs are given as trees or postfix token lists, in either dialect: they are rewritten to the
+GT dialect (:func:`to_gt`) and type-checked before they run, so an ill-typed program raises
+ParseError. What can only fail on a given world (``unique`` on a list that is not a singleton,
+``filter_order`` past the end, ``get_col_partner`` with an object not in the collision, a
+predictive question with no future world...) raises :class:`ExecutionError` naming the
+operator and the reason; the caller decides whether that counts as a wrong answer.
+
+A multiple-choice option runs its choice program, then the question program on its value; the
+question's yes/no becomes correct/wrong. Every run records a trace, one step per operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from physreason.datasets.questions import Answer, Question, VideoAnswers, VideoQuestions
+from physreason.datasets.records import ObjectInfo
+from physreason.errors import ParseError, PhysreasonError
+from physreason.reasoning.causal import ancestors_in
+from physreason.reasoning.operators import BOOL, FRAME, OPERATORS
+from physreason.reasoning.program import Expr, Node, Slot, fill_slot, from_postfix, to_gt, to_nested
+from physreason.reasoning.questions import parse_choice, parse_question
+from physreason.reasoning.typecheck import check, check_program
+from physreason.reasoning.world import ReasoningWorld, WorldEvent
+
+Program = Union[Node, Sequence[str]]
+"""A program tree, or CLEVRER's postfix token list (``<START>`` skipped, ``<END>``/``<NULL>`` stop it)."""
+
+Value = Any
+"""A run-time value: ObjectInfo, WorldEvent, a tuple of either, int (count or frame), bool or str."""
+
+_LIST_LIMIT = 8
+"""Items shown when a list is rendered in a trace."""
+
+
+class ExecutionError(PhysreasonError):
+    """A program cannot run on this world; names the operator and the reason."""
+
+    def __init__(self, operator: str, reason: str) -> None:
+        self.operator = operator
+        self.reason = reason
+        super().__init__(f"operator '{operator}': {reason}")
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One operator application, with its inputs and output rendered readably."""
+
+    operator: str
+    inputs: tuple[str, ...]
+    output: str
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """The answer of a program (or 'correct'/'wrong' for an option) and the steps that gave it."""
+
+    answer: str
+    trace: tuple[TraceStep, ...]
+
+
+# ---------------------------------------------------------------- rendering
+def describe_object(obj: ObjectInfo) -> str:
+    """E.g. 'red metal cube #2'."""
+    return f"{obj.describe()} #{obj.id}"
+
+
+def describe_event(event: WorldEvent, world: ReasoningWorld) -> str:
+    """E.g. 'collision(red metal cube #2, blue rubber sphere #0) @ frame 40'."""
+    names = ", ".join(describe_object(world.object(k)) for k in event.objects)
+    head = f"{event.kind}({names})" if event.objects else event.kind
+    return head if event.frame is None else f"{head} @ frame {event.frame}"
+
+
+def render(value: Value, kind: str, world: ReasoningWorld) -> str:
+    """A value as text; ``kind`` is its static type (frames read 'frame 40')."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, ObjectInfo):
+        return describe_object(value)
+    if isinstance(value, WorldEvent):
+        return describe_event(value, world)
+    if isinstance(value, tuple):
+        items = [render(item, "", world) for item in value[:_LIST_LIMIT]]
+        if len(value) > _LIST_LIMIT:
+            items.append(f"... ({len(value)} in all)")
+        return f"[{', '.join(items)}]"
+    if kind == FRAME:
+        return f"frame {value}"
+    return str(value)
+
+
+# ---------------------------------------------------------------- operators
+def _pseudo(kind: str) -> Callable[[ReasoningWorld], WorldEvent]:
+    def run(world: ReasoningWorld) -> WorldEvent:
+        return next(e for e in world.events if e.kind == kind)
+
+    return run
+
+
+def _unseen_events(world: ReasoningWorld) -> tuple[WorldEvent, ...]:
+    if world.unseen is None:
+        raise ExecutionError("unseen_events", "no future world was given (predictive questions need one)")
+    return world.unseen
+
+
+def _filter_attr(attr: str) -> Callable[[ReasoningWorld, tuple[ObjectInfo, ...], str], tuple[ObjectInfo, ...]]:
+    def run(_world: ReasoningWorld, objects: tuple[ObjectInfo, ...], word: str) -> tuple[ObjectInfo, ...]:
+        return tuple(o for o in objects if getattr(o, attr) == word)
+
+    return run
+
+
+def _filter_moving(world: ReasoningWorld, objects: tuple[ObjectInfo, ...], frame: int | str) -> tuple[ObjectInfo, ...]:
+    if isinstance(frame, str):  # null: the whole video
+        return tuple(o for o in objects if world.ever_moving(o))
+    return tuple(o for o in objects if world.is_moving(o, frame))
+
+
+def _filter_stationary(world: ReasoningWorld, objects: tuple[ObjectInfo, ...],
+                       frame: int | str) -> tuple[ObjectInfo, ...]:
+    if isinstance(frame, str):  # null: the whole video
+        return tuple(o for o in objects if world.never_moving(o))
+    return tuple(o for o in objects if world.is_stationary(o, frame))
+
+
+def _ids(objects: ObjectInfo | tuple[ObjectInfo, ...]) -> set[int]:
+    return {objects.id} if isinstance(objects, ObjectInfo) else {o.id for o in objects}
+
+
+def _filter_kind(kind: str) -> Callable[[ReasoningWorld, tuple[WorldEvent, ...], Any], tuple[WorldEvent, ...]]:
+    def run(_world: ReasoningWorld, events: tuple[WorldEvent, ...],
+            objects: ObjectInfo | tuple[ObjectInfo, ...]) -> tuple[WorldEvent, ...]:
+        ids = _ids(objects)
+        return tuple(e for e in events if e.kind == kind and ids.intersection(e.objects))
+
+    return run
+
+
+def _frame(op: str, event: WorldEvent, world: ReasoningWorld) -> int:
+    if event.frame is None:
+        raise ExecutionError(op, f"the hypothetical event {describe_event(event, world)} has no frame")
+    return event.frame
+
+
+def _filter_before(world: ReasoningWorld, events: tuple[WorldEvent, ...], event: WorldEvent) -> tuple[WorldEvent, ...]:
+    frame = _frame("filter_before", event, world)
+    return tuple(e for e in events if e.frame is not None and e.frame < frame)
+
+
+def _filter_after(world: ReasoningWorld, events: tuple[WorldEvent, ...], event: WorldEvent) -> tuple[WorldEvent, ...]:
+    frame = _frame("filter_after", event, world)
+    return tuple(e for e in events if e.frame is not None and e.frame > frame)
+
+
+_ORDER_INDEX = {"first": 0, "second": 1, "last": -1}
+
+
+def _filter_order(world: ReasoningWorld, events: tuple[WorldEvent, ...], order: str) -> WorldEvent:
+    index = _ORDER_INDEX[order]
+    if len(events) <= max(index, 0):
+        raise ExecutionError("filter_order", f"no {order} event in a list of {len(events)}: "
+                                             f"{render(events, '', world)}")
+    return events[index]
+
+
+def _filter_ancestor(world: ReasoningWorld, events: tuple[WorldEvent, ...],
+                     event: WorldEvent) -> tuple[WorldEvent, ...]:
+    graph = world.causal_graph
+    if event not in graph:
+        raise ExecutionError("filter_ancestor", f"{describe_event(event, world)} is not an event of the video")
+    return ancestors_in(graph, event, events)
+
+
+def _get_frame(world: ReasoningWorld, event: WorldEvent) -> int:
+    return _frame("get_frame", event, world)
+
+
+def _get_object(world: ReasoningWorld, event: WorldEvent) -> ObjectInfo:
+    if event.kind not in ("in", "out"):
+        raise ExecutionError("get_object", f"{describe_event(event, world)} is not an in/out event")
+    return world.object(event.objects[0])
+
+
+def _get_col_partner(world: ReasoningWorld, event: WorldEvent, obj: ObjectInfo) -> ObjectInfo:
+    if event.kind != "collision" or obj.id not in event.objects:
+        raise ExecutionError("get_col_partner", f"{describe_object(obj)} is not in the collision "
+                                                f"{describe_event(event, world)}")
+    return world.object(next(k for k in event.objects if k != obj.id))
+
+
+def _get_counterfact(world: ReasoningWorld, events: tuple[WorldEvent, ...], obj: ObjectInfo) -> tuple[WorldEvent, ...]:
+    if world.counterfactual is None:
+        raise ExecutionError("get_counterfact", "no counterfactual outcomes were given")
+    pairs = world.counterfactual.get(obj.id)
+    if pairs is None:
+        raise ExecutionError("get_counterfact", f"no counterfactual outcome without {describe_object(obj)}")
+    return tuple(e for e in events if e.kind == "collision" and frozenset(e.objects) in pairs)
+
+
+def _unique(world: ReasoningWorld, items: tuple[Value, ...]) -> Value:
+    if len(items) != 1:
+        raise ExecutionError("unique", f"expected exactly one item, got {len(items)}: {render(items, '', world)}")
+    return items[0]
+
+
+def _belong_to(_world: ReasoningWorld, item: ObjectInfo | WorldEvent, events: tuple[WorldEvent, ...]) -> bool:
+    real = [e for e in events if e.is_real]
+    if isinstance(item, ObjectInfo):
+        return any(item.id in e.objects for e in real)
+    return any(e.kind == item.kind and e.objects == item.objects for e in real)
+
+
+_OPS: dict[str, Callable[..., Value]] = {
+    "objects": lambda w: w.objects,
+    "events": lambda w: w.events,
+    "unseen_events": _unseen_events,
+    "all_events": lambda w: w.all_events(),
+    "start": _pseudo("start"),
+    "end": _pseudo("end"),
+    "filter_color": _filter_attr("color"),
+    "filter_material": _filter_attr("material"),
+    "filter_shape": _filter_attr("shape"),
+    "filter_moving": _filter_moving,
+    "filter_stationary": _filter_stationary,
+    "filter_in": _filter_kind("in"),
+    "filter_out": _filter_kind("out"),
+    "filter_collision": _filter_kind("collision"),
+    "filter_before": _filter_before,
+    "filter_after": _filter_after,
+    "filter_order": _filter_order,
+    "filter_ancestor": _filter_ancestor,
+    "get_frame": _get_frame,
+    "get_object": _get_object,
+    "get_col_partner": _get_col_partner,
+    "get_counterfact": _get_counterfact,
+    "unique": _unique,
+    "count": lambda _w, items: len(items),
+    "exist": lambda _w, items: len(items) > 0,
+    "query_color": lambda _w, obj: obj.color,
+    "query_material": lambda _w, obj: obj.material,
+    "query_shape": lambda _w, obj: obj.shape,
+    "belong_to": _belong_to,
+    "negate": lambda _w, value: not value,
+}
+"""Every GT-dialect operator: (world, *arguments) -> value."""
+
+
+# ---------------------------------------------------------------- running programs
+def _kind(expr: Expr) -> str:
+    return OPERATORS[expr.op].result if isinstance(expr, Node) else ""
+
+
+class _Run:
+    """One evaluation: arguments left to right, then the operator (CLEVRER's stack order)."""
+
+    def __init__(self, world: ReasoningWorld) -> None:
+        self.world = world
+        self.steps: list[TraceStep] = []
+
+    def eval(self, expr: Expr) -> Value:
+        if isinstance(expr, str):
+            return expr
+        if isinstance(expr, Slot):
+            raise ParseError("a multiple-choice question program needs a choice to run")
+        args = [self.eval(arg) for arg in expr.args]
+        out = _OPS[expr.op](self.world, *args)
+        inputs = tuple(render(value, _kind(arg), self.world) for value, arg in zip(args, expr.args))
+        self.steps.append(TraceStep(expr.op, inputs, render(out, _kind(expr), self.world)))
+        return out
+
+
+def _tokens(tokens: Sequence[str]) -> list[str]:
+    """Drop ``<START>``; stop at ``<END>``/``<NULL>`` (seq2seq parser padding)."""
+    out = []
+    for token in tokens:
+        if token in ("<END>", "<NULL>"):
+            break
+        if token != "<START>":
+            out.append(token)
+    return out
+
+
+def program_tree(program: Program, slot: bool = False) -> Expr:
+    """The GT-dialect tree of a program given as a tree or postfix tokens (``slot``: a
+    multiple-choice question program, whose missing first value becomes the slot)."""
+    tree = program if isinstance(program, Node) else from_postfix(_tokens(program), slot=slot)
+    return to_gt(tree)
+
+
+def _run(tree: Expr, world: ReasoningWorld) -> ExecutionResult:
+    run = _Run(world)
+    value = run.eval(tree)
+    return ExecutionResult(render(value, _kind(tree), world), tuple(run.steps))
+
+
+def execute(program: Program, world: ReasoningWorld) -> ExecutionResult:
+    """Run a program; the answer is its value as text ('yes'/'no', a count, a word...)."""
+    tree = program_tree(program)
+    check(tree)
+    return _run(tree, world)
+
+
+def execute_choice(question: Program, choice: Program, world: ReasoningWorld) -> ExecutionResult:
+    """Run a multiple-choice option: the choice program, then the question program on its value;
+    the answer is 'correct' when the question yields yes, 'wrong' when it yields no."""
+    question_tree = program_tree(question, slot=True)
+    choice_tree = program_tree(choice)
+    tree = fill_slot(question_tree, choice_tree)
+    if tree == question_tree:
+        raise ParseError(f"question program {to_nested(question_tree)} has no slot for the choice")
+    check_program(tree, BOOL)
+    result = _run(tree, world)
+    return ExecutionResult("correct" if result.answer == "yes" else "wrong", result.trace)
+
+
+def format_trace(result: ExecutionResult) -> str:
+    """The trace as numbered lines, 'n. op(inputs) -> output', then the answer."""
+    lines = [f"{n:3d}. {step.operator}({', '.join(step.inputs)}) -> {step.output}"
+             for n, step in enumerate(result.trace, start=1)]
+    lines.append(f"answer: {result.answer}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- questions
+def answer_question(question: Question, world: ReasoningWorld) -> Answer:
+    """Answer a descriptive or multiple-choice question; programs missing from the file are parsed
+    from the text. Raises ExecutionError (or ParseError) when a program cannot run."""
+    program = question.program or parse_question(question.question)
+    if not question.is_multiple_choice:
+        return Answer(question.question_id, answer=execute(program, world).answer)
+    choices = tuple((c.choice_id, execute_choice(program, c.program or parse_choice(c.choice), world).answer)
+                    for c in question.choices or ())
+    return Answer(question.question_id, choices=choices)
+
+
+def answer_video(video: VideoQuestions, world: ReasoningWorld,
+                 on_error: Callable[[Question, PhysreasonError], None] | None = None) -> VideoAnswers:
+    """Answer every question of a video. A question whose program fails raises, or, with
+    ``on_error``, is reported to it and left out of the answers (so metrics count it wrong)."""
+    answers = []
+    for question in video.questions:
+        try:
+            answers.append(answer_question(question, world))
+        except (ExecutionError, ParseError) as exc:
+            if on_error is None:
+                raise
+            on_error(question, exc)
+    return VideoAnswers(video.scene_index, tuple(answers))
