@@ -1,0 +1,194 @@
+"""Generating a CLEVRER-style dataset: sample, simulate, render and write each video.
+
+For video ``i`` of a dataset with seed ``s`` the generator writes, in CLEVRER's layout
+(:mod:`physreason.datasets.layout`): the rendered observed frames (mp4), the annotation of the
+observed window, per-frame instance masks as a proposal file, the physical parameters, the
+observed window plus held-out future as a factual world, and, for each object, the events of
+the scene re-simulated without it. Every file is written atomically and the video file last,
+so a video whose files all exist is complete and is skipped on a re-run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from physreason.datasets import files
+from physreason.datasets.camera import CLEVRER_CAMERA, Camera
+from physreason.datasets.generator.render import render_video
+from physreason.datasets.generator.scene import Scene, SceneConfig, sample_scene
+from physreason.datasets.generator.simulate import Rollout, simulate
+from physreason.datasets.layout import KINDS, DatasetLayout
+from physreason.datasets.proposals import ProposalFrame, ProposalObject, Proposals, write_proposals
+from physreason.datasets.records import (Counterfactuals, CounterfactualOutcome, Observation, Track, World,
+                                         sort_events, visibility_events)
+from physreason.datasets.rle import encode
+from physreason.datasets.video import write_video
+from physreason.datasets.vocab import FPS, N_FUTURE_FRAMES, N_OBSERVED_FRAMES
+from physreason.errors import ConfigError
+
+
+def camera_for_size(width: int, height: int) -> Camera:
+    """CLEVRER's camera at another image size: same pose and field of view, scaled intrinsics."""
+    base = CLEVRER_CAMERA
+    if (width, height) == (base.width, base.height):
+        return base
+    if width <= 0 or height <= 0 or width % 2 or height % 2:
+        raise ConfigError(f"image size must be positive and even, got {width}x{height}")
+    scale = height / base.height
+    return Camera(width=width, height=height, focal=base.focal * scale, cx=width / 2, cy=height / 2,
+                  position=base.position, target=base.target, up=base.up)
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """What to generate: ``n_videos`` videos with indices ``start .. start + n_videos - 1``."""
+
+    out: Path
+    n_videos: int
+    seed: int = 0
+    n_frames: int = N_OBSERVED_FRAMES
+    n_future: int = N_FUTURE_FRAMES
+    width: int = 480
+    height: int = 320
+    workers: int = 1
+    start: int = 0
+    camera: Camera = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.n_videos < 0:
+            raise ConfigError(f"--videos must be >= 0, got {self.n_videos}")
+        if self.n_frames < 2 or self.n_future < 0:
+            raise ConfigError(f"need --frames >= 2 and --future >= 0, got {self.n_frames} and {self.n_future}")
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {self.workers}")
+        if self.start < 0:
+            raise ConfigError(f"--start must be >= 0, got {self.start}")
+        object.__setattr__(self, "camera", camera_for_size(self.width, self.height))
+
+    @property
+    def scene_config(self) -> SceneConfig:
+        return SceneConfig(n_observed=self.n_frames, n_future=self.n_future, camera=self.camera)
+
+
+@dataclass(frozen=True)
+class VideoSummary:
+    """What one generated video contains and how long each stage took (seconds)."""
+
+    index: int
+    n_objects: int
+    n_collisions: int
+    n_future_collisions: int
+    n_entering: int
+    skipped: bool = False
+    simulate_s: float = 0.0
+    render_s: float = 0.0
+    write_s: float = 0.0
+
+
+def observation_from_rollout(scene_index: int, scene: Scene, rollout: Rollout, camera: Camera,
+                             n_frames: int) -> Observation:
+    """The first ``n_frames`` of a rollout as an Observation; visibility = centre inside the image."""
+    visible = camera.in_view(rollout.position[:n_frames])
+    tracks = tuple(Track(k, rollout.position[:n_frames, k], rollout.velocity[:n_frames, k],
+                         rollout.orientation[:n_frames, k], rollout.angular_velocity[:n_frames, k],
+                         visible[:, k]) for k in range(len(scene.objects)))
+    collisions = tuple(e for e in rollout.collisions if e.frame < n_frames)
+    return Observation(scene_index, scene.objects, tracks, collisions, n_frames, camera)
+
+
+def counterfactuals(scene_index: int, scene: Scene, camera: Camera, n_frames: int) -> Counterfactuals:
+    """For each object, the events (collisions, in/out) of the scene re-simulated without it."""
+    outcomes = []
+    for k in range(len(scene.objects)):
+        rollout = simulate(scene.objects, scene.params, n_frames, removed=(k,))
+        visible = camera.in_view(rollout.position)
+        zeros = np.zeros((n_frames, 3))
+        tracks = tuple(Track(j, zeros, zeros, zeros, zeros, visible[:, j])
+                       for j in range(len(scene.objects)) if j != k)
+        events = sort_events(list(rollout.collisions) + visibility_events(tracks))
+        outcomes.append(CounterfactualOutcome(k, (), events))
+    return Counterfactuals(scene_index, n_frames, tuple(outcomes))
+
+
+def proposals_from_ids(scene: Scene, ids: np.ndarray) -> Proposals:
+    """Ground-truth proposals (score 1) from per-frame instance-id images (T, H, W)."""
+    frames = []
+    for f, frame_ids in enumerate(ids):
+        objs = []
+        for obj in scene.objects:
+            mask = frame_ids == obj.id
+            if mask.any():
+                objs.append(ProposalObject(obj.color, obj.material, obj.shape, 1.0, encode(mask), obj.id))
+        frames.append(ProposalFrame(f, f"frame_{f:05d}.png", tuple(objs)))
+    return Proposals(tuple(frames))
+
+
+def is_complete(layout: DatasetLayout, index: int) -> bool:
+    """Whether every file of video ``index`` exists (writes are atomic and the video comes last)."""
+    return all(layout.path(kind, index).is_file() for kind in KINDS)
+
+
+def generate_video(index: int, config: GenerateConfig) -> VideoSummary:
+    """Generate and write video ``index``; skip it if it is already complete."""
+    layout = DatasetLayout(Path(config.out))
+    if is_complete(layout, index):
+        obs = files.read_annotation(layout.path("annotation", index))
+        future = files.read_world(layout.path("future", index)).observation
+        return _summary(index, obs, future, skipped=True)
+    t0 = time.perf_counter()
+    scene = sample_scene(index, config.seed, config.scene_config)
+    total = config.n_frames + config.n_future
+    obs = observation_from_rollout(index, scene, scene.rollout, config.camera, config.n_frames)
+    future = observation_from_rollout(index, scene, scene.rollout, config.camera, total)
+    cfs = counterfactuals(index, scene, config.camera, total)
+    t1 = time.perf_counter()
+    frames, ids = render_video(scene.objects, scene.rollout.position[:config.n_frames],
+                               scene.rollout.quaternion[:config.n_frames], config.camera)
+    t2 = time.perf_counter()
+    files.write_annotation(layout.path("annotation", index), obs)
+    files.write_physics(layout.path("physics", index), scene.params)
+    files.write_world(layout.path("future", index), World(future, "factual"))
+    files.write_counterfactuals(layout.path("counterfactual", index), cfs)
+    write_proposals(layout.path("proposal", index), proposals_from_ids(scene, ids))
+    write_video(layout.path("video", index), frames, fps=FPS)
+    t3 = time.perf_counter()
+    return _summary(index, obs, future, simulate_s=t1 - t0, render_s=t2 - t1, write_s=t3 - t2)
+
+
+def _summary(index: int, obs: Observation, future: Observation, skipped: bool = False, **times: float) -> VideoSummary:
+    entering = sum(1 for tr in obs.tracks if not tr.visible[0] and tr.visible.any())
+    n_future = sum(1 for e in future.collisions if e.frame >= obs.n_frames)
+    return VideoSummary(index, len(obs.objects), len(obs.collisions), n_future, entering, skipped, **times)
+
+
+def generate_dataset(config: GenerateConfig,
+                     on_done: Callable[[VideoSummary], None] | None = None) -> list[VideoSummary]:
+    """Generate every video of ``config`` (in parallel with ``config.workers`` processes).
+
+    ``on_done`` is called once per finished video (e.g. to advance a progress bar). Results are
+    returned in index order; the output does not depend on the number of workers.
+    """
+    indices = range(config.start, config.start + config.n_videos)
+    results: dict[int, VideoSummary] = {}
+    if config.workers == 1:
+        done: Iterable[VideoSummary] = (generate_video(i, config) for i in indices)
+        for summary in done:
+            results[summary.index] = summary
+            if on_done:
+                on_done(summary)
+    else:
+        with ProcessPoolExecutor(config.workers, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(generate_video, i, config) for i in indices]
+            for fut in as_completed(futures):
+                summary = fut.result()
+                results[summary.index] = summary
+                if on_done:
+                    on_done(summary)
+    return [results[i] for i in indices]
