@@ -128,3 +128,28 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, argv: list[str], messa
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_projected_positions_land_in_rendered_masks(dataset) -> None:
+    """Physics, camera and renderer agree: every visible object's projected centre is in its mask,
+    or in the mask of an object nearer to the camera that hides it."""
+    config, summaries = dataset
+    layout = DatasetLayout(config.out)
+    checked = 0
+    for s in summaries:
+        obs = files.read_annotation(layout.path("annotation", s.index))
+        props = read_proposals(layout.path("proposal", s.index))
+        for f, frame in enumerate(props.frames):
+            masks = {o.object_id: o.mask() for o in frame.objects}
+            for tr in obs.tracks:
+                if not tr.visible[f]:
+                    continue
+                u, v = obs.camera.project(tr.position[f])
+                row, col = min(int(v), obs.camera.height - 1), min(int(u), obs.camera.width - 1)
+                owner = [k for k, m in masks.items() if m[row, col]]
+                assert owner, f"video {s.index} frame {f}: object {tr.object_id} projects onto background"
+                if owner[0] != tr.object_id:
+                    depth = obs.camera.depth
+                    assert depth(obs.tracks[owner[0]].position[f]) < depth(tr.position[f]), (s.index, f, tr.object_id)
+                checked += 1
+    assert checked > 100
