@@ -20,7 +20,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     config = GenerateConfig(out=Path(args.out), n_videos=args.videos, seed=args.seed, n_frames=args.frames,
                             n_future=args.future, width=args.width, height=args.height, workers=args.workers,
-                            start=args.start)
+                            start=args.start, questions=not args.no_questions)
     with tqdm(total=config.n_videos, unit="video", disable=args.quiet, desc="generate") as bar:
         summaries = generate_dataset(config, on_done=lambda s: bar.update(1))
     made = [s for s in summaries if not s.skipped]
@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--width", type=int, default=480)
     gen.add_argument("--height", type=int, default=320)
     gen.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    gen.add_argument("--no-questions", action="store_true",
+                     help="skip the question files (per video and the combined questions.json)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=_cmd_generate)
 

@@ -2,7 +2,8 @@
 
 Writing uses CLEVRER's layout: ``videos/video_00000-01000/video_00000.mp4``,
 ``annotations/annotation_00000-01000/annotation_00000.json`` and the same for ``physics``,
-``future`` and ``counterfactual``; proposals are flat (``proposals/proposal_00000.json``).
+``future``, ``counterfactual`` and ``question`` (``questions/question_00000-01000/question_00000.json``,
+a one-video CLEVRER question file); proposals are flat (``proposals/proposal_00000.json``).
 Reading finds files by name anywhere up to three folders below the root, so a real CLEVRER
 download (``annotation_00000-01000/annotation_00000.json`` …), our layout and a flat folder all work.
 """
@@ -26,6 +27,7 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "physics": ("physics", ".json", True),
     "future": ("future", ".json", True),
     "counterfactual": ("counterfactual", ".json", True),
+    "question": ("questions", ".json", True),
 }
 
 

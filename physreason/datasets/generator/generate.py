@@ -3,9 +3,11 @@
 For video ``i`` of a dataset with seed ``s`` the generator writes, in CLEVRER's layout
 (:mod:`physreason.datasets.layout`): the rendered observed frames (mp4), the annotation of the
 observed window, per-frame instance masks as a proposal file, the physical parameters, the
-observed window plus held-out future as a factual world, and, for each object, the events of
-the scene re-simulated without it. Every file is written atomically and the video file last,
-so a video whose files all exist is complete and is skipped on a re-run.
+observed window plus held-out future as a factual world, for each object, the events of
+the scene re-simulated without it, and (unless turned off) CLEVRER-style questions answered on
+that ground truth. Every file is written atomically and the video file last, so a video whose
+files all exist is complete and is skipped on a re-run. At the end, every video's questions
+found under the output folder are gathered into one CLEVRER question file, ``questions.json``.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import numpy as np
 
 from physreason.datasets import files
 from physreason.datasets.camera import CLEVRER_CAMERA, Camera
+from physreason.datasets.generator.questions import generate_questions
 from physreason.datasets.generator.render import render_video
 from physreason.datasets.generator.scene import Scene, SceneConfig, sample_scene
 from physreason.datasets.generator.simulate import Rollout, simulate
-from physreason.datasets.layout import KINDS, DatasetLayout
+from physreason.datasets.layout import KINDS, DatasetLayout, find_files
 from physreason.datasets.proposals import ProposalFrame, ProposalObject, Proposals, write_proposals
+from physreason.datasets.questions import QuestionFile, read_questions, write_questions
 from physreason.datasets.records import (Counterfactuals, CounterfactualOutcome, Observation, Track, World,
                                          sort_events, visibility_events)
 from physreason.datasets.rle import encode
@@ -48,7 +52,8 @@ def camera_for_size(width: int, height: int) -> Camera:
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    """What to generate: ``n_videos`` videos with indices ``start .. start + n_videos - 1``."""
+    """What to generate: ``n_videos`` videos with indices ``start .. start + n_videos - 1``
+    (with their questions unless ``questions`` is False)."""
 
     out: Path
     n_videos: int
@@ -59,6 +64,7 @@ class GenerateConfig:
     height: int = 320
     workers: int = 1
     start: int = 0
+    questions: bool = True
     camera: Camera = field(init=False)
 
     def __post_init__(self) -> None:
@@ -76,6 +82,11 @@ class GenerateConfig:
     def scene_config(self) -> SceneConfig:
         return SceneConfig(n_observed=self.n_frames, n_future=self.n_future, camera=self.camera)
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The file kinds written per video."""
+        return tuple(kind for kind in KINDS if self.questions or kind != "question")
+
 
 @dataclass(frozen=True)
 class VideoSummary:
@@ -89,6 +100,7 @@ class VideoSummary:
     skipped: bool = False
     simulate_s: float = 0.0
     render_s: float = 0.0
+    questions_s: float = 0.0
     write_s: float = 0.0
 
 
@@ -130,15 +142,15 @@ def proposals_from_ids(scene: Scene, ids: np.ndarray) -> Proposals:
     return Proposals(tuple(frames))
 
 
-def is_complete(layout: DatasetLayout, index: int) -> bool:
+def is_complete(layout: DatasetLayout, index: int, kinds: Iterable[str] = KINDS) -> bool:
     """Whether every file of video ``index`` exists (writes are atomic and the video comes last)."""
-    return all(layout.path(kind, index).is_file() for kind in KINDS)
+    return all(layout.path(kind, index).is_file() for kind in kinds)
 
 
 def generate_video(index: int, config: GenerateConfig) -> VideoSummary:
     """Generate and write video ``index``; skip it if it is already complete."""
     layout = DatasetLayout(Path(config.out))
-    if is_complete(layout, index):
+    if is_complete(layout, index, config.kinds):
         obs = files.read_annotation(layout.path("annotation", index))
         future = files.read_world(layout.path("future", index)).observation
         return _summary(index, obs, future, skipped=True)
@@ -152,14 +164,19 @@ def generate_video(index: int, config: GenerateConfig) -> VideoSummary:
     frames, ids = render_video(scene.objects, scene.rollout.position[:config.n_frames],
                                scene.rollout.quaternion[:config.n_frames], config.camera)
     t2 = time.perf_counter()
+    questions = generate_questions(obs, World(future, "factual"), cfs, config.seed) if config.questions else None
+    t3 = time.perf_counter()
     files.write_annotation(layout.path("annotation", index), obs)
     files.write_physics(layout.path("physics", index), scene.params)
     files.write_world(layout.path("future", index), World(future, "factual"))
     files.write_counterfactuals(layout.path("counterfactual", index), cfs)
     write_proposals(layout.path("proposal", index), proposals_from_ids(scene, ids))
+    if questions is not None:
+        write_questions(str(layout.path("question", index)), QuestionFile((questions,)))
     write_video(layout.path("video", index), frames, fps=FPS)
-    t3 = time.perf_counter()
-    return _summary(index, obs, future, simulate_s=t1 - t0, render_s=t2 - t1, write_s=t3 - t2)
+    t4 = time.perf_counter()
+    return _summary(index, obs, future, simulate_s=t1 - t0, render_s=t2 - t1, questions_s=t3 - t2,
+                    write_s=t4 - t3)
 
 
 def _summary(index: int, obs: Observation, future: Observation, skipped: bool = False, **times: float) -> VideoSummary:
@@ -191,4 +208,14 @@ def generate_dataset(config: GenerateConfig,
                 results[summary.index] = summary
                 if on_done:
                     on_done(summary)
+    if config.questions and Path(config.out).is_dir():
+        write_all_questions(Path(config.out))
     return [results[i] for i in indices]
+
+
+def write_all_questions(root: Path) -> Path:
+    """Gather the question files of every video under ``root`` into ``root/questions.json``, in index order."""
+    videos = [video for path in find_files(root, "question").values() for video in read_questions(str(path)).videos]
+    out = root / "questions.json"
+    write_questions(str(out), QuestionFile(tuple(videos)))
+    return out
