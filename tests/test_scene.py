@@ -76,6 +76,12 @@ def test_start_states_follow_the_recipe(scenes: list[Scene]) -> None:
             assert s == 0.0 or CONFIG.speed[0] - 1e-9 <= s <= CONFIG.speed[1] + 1e-9
 
 
+def test_many_scenes_have_a_collision_in_the_held_out_future(scenes: list[Scene]) -> None:
+    n_observed = SceneConfig().n_observed
+    with_future = sum(any(e.frame >= n_observed for e in s.rollout.collisions) for s in scenes)
+    assert with_future >= 0.45 * len(scenes)
+
+
 def test_metal_is_heavier_than_rubber(scenes: list[Scene]) -> None:
     masses = {m: [p.mass for s in scenes for o, p in zip(s.objects, s.params.objects) if o.material == m]
               for m in MATERIALS}

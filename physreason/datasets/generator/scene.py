@@ -61,7 +61,10 @@ class SceneConfig:
     ``n_future`` held-out frames. Motion: moving objects start at ``speed`` units/s and must
     still move at ``min_impact_speed`` units/s when they reach their target. Added objects: a
     share ``rest_fraction`` start at rest; of the moving ones, a share ``enter_fraction`` prefer
-    a start outside the view (they enter during the video), the others one inside it. Regions
+    a start outside the view (they enter during the video), the others one inside it. A share
+    ``future_fraction`` of scenes must have a collision in the held-out future (the ground truth
+    of predictive questions; scenes are drawn again until one does, for at most ``max_attempts``
+    tries, after which the first valid scene is kept). Regions
     (world units, ``((x_min, x_max), (y_min, y_max))``): initial positions lie in
     ``start_region``; every centre stays in ``keep_region`` for the whole rollout.
     ``view_margin``: px inside the image border for starts and collision points meant to be
@@ -84,6 +87,7 @@ class SceneConfig:
     min_impact_speed: float = 0.3
     enter_fraction: float = 0.3
     rest_fraction: float = 0.2
+    future_fraction: float = 0.6
     start_region: tuple[Range, Range] = ((-11.0, 5.0), (-9.0, 9.0))
     keep_region: tuple[Range, Range] = ((-14.0, 8.0), (-12.0, 12.0))
     view_margin: float = 20.0
@@ -106,8 +110,8 @@ class SceneConfig:
                               f"got {self.n_observed} and {self.n_future}")
         if not (0 < self.speed[0] <= self.speed[1] and 0 < self.min_impact_speed < self.speed[1]):
             raise ConfigError(f"bad speed range {self.speed} / min_impact_speed {self.min_impact_speed}")
-        if not (0 <= self.enter_fraction <= 1 and 0 <= self.rest_fraction <= 1):
-            raise ConfigError("enter_fraction and rest_fraction must lie in [0, 1]")
+        if not all(0 <= f <= 1 for f in (self.enter_fraction, self.rest_fraction, self.future_fraction)):
+            raise ConfigError("enter_fraction, rest_fraction and future_fraction must lie in [0, 1]")
         if min(self.candidates, self.add_rounds, self.max_attempts) < 1:
             raise ConfigError("candidates, add_rounds and max_attempts must be >= 1")
 
@@ -140,10 +144,15 @@ def sample_scene(scene_index: int, seed: int, config: SceneConfig = SceneConfig(
     if scene_index < 0 or seed < 0:
         raise ConfigError(f"scene_index and seed must be >= 0, got {scene_index} and {seed}")
     rng = np.random.default_rng([seed, scene_index])
+    needs_future = config.n_future > 0 and rng.random() < config.future_fraction
+    fallback = None
     for _ in range(config.max_attempts):
         scene = _attempt(rng, scene_index, config)
-        if scene is not None:
+        if scene is not None and (not needs_future or _has_future_collision(scene.rollout, config)):
             return scene
+        fallback = fallback or scene
+    if fallback is not None:  # a valid scene, only without the wished-for future collision
+        return fallback
     raise ConfigError(f"scene {scene_index} (seed {seed}): no scene satisfying the SceneConfig rules "
                       f"in {config.max_attempts} attempts; relax the config or raise max_attempts")
 
@@ -395,3 +404,8 @@ def _final_rules_hold(rollout: Rollout, config: SceneConfig) -> bool:
         return False
     visible = _in_view(config, rollout.position[:config.n_observed, :, :2], 0.0)
     return bool((visible.sum(axis=0) >= config.min_visible_frames).all())
+
+
+def _has_future_collision(rollout: Rollout, config: SceneConfig) -> bool:
+    """Whether a collision happens in the held-out future, frames ``n_observed..n_frames-1``."""
+    return any(e.frame >= config.n_observed for e in rollout.collisions)
