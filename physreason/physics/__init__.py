@@ -1,0 +1,12 @@
+"""The differentiable planar rigid-body engine in Taichi.
+
+- :mod:`~physreason.physics.model`: the static description of a batch of scenes (shapes,
+  mass, restitution, friction, initial state), built from the dataset records;
+- :mod:`~physreason.physics.contact`: footprint contact geometry (disc/square);
+- :mod:`~physreason.physics.step`: the time step and the Taichi kernels running whole rollouts;
+- :mod:`~physreason.physics.state`: sampled trajectories and collision events;
+- :mod:`~physreason.physics.engine`: rollouts and losses with gradients for batches;
+- :mod:`~physreason.physics.runtime`: Taichi start-up (CPU by default).
+
+This package imports only the dataset records, never perception or reasoning.
+"""

@@ -1,0 +1,220 @@
+"""The time step of the planar engine and the Taichi kernels that run it over whole rollouts.
+
+One kernel launch simulates every scene of a batch (one CPU thread or GPU lane per scene) over
+all its steps; states of every step are kept in fields so that reverse-mode autodiff can run
+the launch backwards. Per step and object i, in order:
+
+1. Contacts (when ``collide``): for every other active object j, the footprints' gap, normal
+   and contact point at the start of the step; the pair collides in this step when it
+   approaches (normal relative velocity ``vn < 0``) and would overlap by the end of it
+   (``gap + dt * vn < 0``). It takes the normal impulse ``J = -(1 + e_i e_j) vn / k`` with
+   ``k = 1/m_i + 1/m_j + (r_i x n)²/I_i + (r_j x n)²/I_j``, which changes velocity and yaw rate
+   (spin from off-centre impulses), and the time-of-impact correction: the body moved with its
+   old velocity until ``toi = gap / -vn`` into the step, so its position is shifted by
+   ``-toi * Δv``, which keeps positions continuous in the parameters when a collision moves
+   from one step to the next.
+2. Table friction: cubes and cylinders slide with Coulomb friction (deceleration friction x g,
+   speed clamped at zero) and lose yaw rate at friction x g x lever / inertia; a sphere carries
+   the velocity ``u`` its spin would roll at: while it slips (``v != u``) friction moves ``v``
+   by -friction x g and ``u`` by +2.5 friction x g along the slip; when rolling both decelerate
+   at min(rolling_friction x g / (1.4 r), friction x g) (pybullet's behaviour, measured).
+3. Semi-implicit Euler: ``x += dt * v_new``, ``yaw += dt * w_new`` (pybullet's integrator).
+"""
+
+import numpy as np
+import taichi as ti
+
+from physreason.physics.contact import blend, disc_disc, disc_square, flag, flip, square_square
+from physreason.physics.model import (CUBE, GRAVITY, HALF_SIZE, SPHERE, SPIN_DECELERATION, SUBSTEPS, TIME_STEP,
+                                      YAW_INERTIA)
+
+SPHERE_ROLL_FACTOR = 1.4
+"""1 + 2/5: a solid sphere rolling without slipping decelerates at rolling_friction x g / (1.4 r)."""
+
+
+@ti.func
+def _cross_wr(w, r):
+    """Velocity of a point at offset ``r`` on a body spinning at yaw rate ``w``."""
+    return ti.Vector([-w * r[1], w * r[0]])
+
+
+@ti.func
+def _cross(r, n):
+    return r[0] * n[1] - r[1] * n[0]
+
+
+@ti.func
+def _shrink(v, amount):
+    """``v`` with its length reduced by ``amount`` (>= 0), never past zero."""
+    speed = ti.sqrt(v.dot(v) + 1e-20)
+    return v * ti.max(1.0 - amount / speed, 0.0)
+
+
+@ti.data_oriented
+class Simulator:
+    """Fields and kernels for up to ``max_scenes`` scenes of ``max_objects`` objects over
+    ``max_steps`` steps, observed at ``max_frames`` frames, in float type ``real``.
+
+    Fields (b scene, t step, i object): parameters ``mass``, ``restitution``, ``friction``,
+    ``rolling``, initial ``x0`` (units), ``v0`` (units/s), ``yaw0`` (rad); states ``x``, ``v``,
+    ``u`` (sphere rolling velocity), ``yaw``, ``w`` (rad/s) at steps 0..max_steps; ``impulse``
+    (b, t, i, j) the impulse on i from j during step t (x, y, angular, time of impact); ``hit``
+    (b, t, i, j) 1 when i and j collide during step t; loss inputs ``target`` (b, f, i) and
+    ``weight`` (b, f, i), output ``loss`` (b).
+    """
+
+    def __init__(self, real: type, max_scenes: int, max_objects: int, max_steps: int, max_frames: int) -> None:
+        self.real = real
+        self.max_scenes, self.max_objects, self.max_steps, self.max_frames = max_scenes, max_objects, max_steps, max_frames
+        bn = (max_scenes, max_objects)
+        btn = (max_scenes, max_steps + 1, max_objects)
+        self.kind = ti.field(ti.i32, shape=bn)
+        self.active = ti.field(ti.i32, shape=bn)
+        self.mass = ti.field(real, shape=bn, needs_grad=True)
+        self.restitution = ti.field(real, shape=bn, needs_grad=True)
+        self.friction = ti.field(real, shape=bn, needs_grad=True)
+        self.rolling = ti.field(real, shape=bn, needs_grad=True)
+        self.x0 = ti.Vector.field(2, real, shape=bn, needs_grad=True)
+        self.v0 = ti.Vector.field(2, real, shape=bn, needs_grad=True)
+        self.yaw0 = ti.field(real, shape=bn, needs_grad=True)
+        self.x = ti.Vector.field(2, real, shape=btn, needs_grad=True)
+        self.v = ti.Vector.field(2, real, shape=btn, needs_grad=True)
+        self.u = ti.Vector.field(2, real, shape=btn, needs_grad=True)
+        self.yaw = ti.field(real, shape=btn, needs_grad=True)
+        self.w = ti.field(real, shape=btn, needs_grad=True)
+        self.hit = ti.field(ti.i8, shape=(max_scenes, max_steps, max_objects, max_objects))
+        self.impulse = ti.Vector.field(4, real, shape=(max_scenes, max_steps, max_objects, max_objects),
+                                       needs_grad=True)
+        self.target = ti.Vector.field(2, real, shape=(max_scenes, max_frames, max_objects))
+        self.weight = ti.field(real, shape=(max_scenes, max_frames, max_objects))
+        self.loss = ti.field(real, shape=max_scenes, needs_grad=True)
+        self.inertia = ti.field(real, shape=3)
+        self.spin_lever = ti.field(real, shape=3)
+        self.inertia.from_numpy(YAW_INERTIA.astype(self._np_real))
+        self.spin_lever.from_numpy(SPIN_DECELERATION.astype(self._np_real))
+
+    @property
+    def _np_real(self) -> type:
+        return np.float64 if self.real == ti.f64 else np.float32
+
+    def fits(self, n_scenes: int, n_objects: int, n_steps: int, n_frames: int) -> bool:
+        """Whether a batch of this size fits the fields."""
+        return (n_scenes <= self.max_scenes and n_objects <= self.max_objects and n_steps <= self.max_steps
+                and n_frames <= self.max_frames)
+
+    @ti.func
+    def _resolve(self, b, t, i, j, c, i_first):
+        """Write the impulse on i from j during step t given their contact ``c`` (a 7-vector
+        with i as body a when ``i_first`` is 1, else as body b)."""
+        dt = ti.cast(TIME_STEP, self.real)
+        n = i_first * ti.Vector([c[1], c[2]]) - (1.0 - i_first) * ti.Vector([c[1], c[2]])
+        ri = blend(i_first, ti.Vector([c[3], c[4]]), ti.Vector([c[5], c[6]]))
+        rj = blend(i_first, ti.Vector([c[5], c[6]]), ti.Vector([c[3], c[4]]))
+        gap = c[0]
+        ki, kj = self.kind[b, i], self.kind[b, j]
+        mi, mj = self.mass[b, i], self.mass[b, j]
+        vn = (self.v[b, t, i] + _cross_wr(self.w[b, t, i], ri) - self.v[b, t, j]
+              - _cross_wr(self.w[b, t, j], rj)).dot(n)
+        hits = vn < 0.0 and gap + dt * vn < 0.0
+        rin = _cross(ri, n)
+        rjn = _cross(rj, n)
+        k = 1.0 / mi + 1.0 / mj + rin * rin / (mi * self.inertia[ki]) + rjn * rjn / (mj * self.inertia[kj])
+        impulse = flag(hits, gap) * -(1.0 + self.restitution[b, i] * self.restitution[b, j]) * vn / k
+        toi = ti.min(ti.max(gap / -ti.min(vn, -1e-9), 0.0), dt)
+        self.impulse[b, t, i, j] = ti.Vector([impulse * n[0], impulse * n[1], impulse * rin, toi])
+        self.hit[b, t, i, j] = ti.cast(hits, ti.i8)
+
+    @ti.func
+    def _pair(self, b, t, i, j, collide):
+        """Impulse on object i from its contact with j during step t into ``impulse[b, t, i, j]``
+        as (linear impulse x, y, angular impulse, time of impact); zero when they do not collide."""
+        h = ti.cast(HALF_SIZE, self.real)
+        if collide != 0 and j != i and self.active[b, i] != 0 and self.active[b, j] != 0:
+            lo, hi = ti.min(i, j), ti.max(i, j)  # the lower index is always body a: both sides see one contact
+            i_first = ti.cast(i < j, self.real)
+            ka, kb = self.kind[b, lo], self.kind[b, hi]
+            xa, ya, xb, yb = self.x[b, t, lo], self.yaw[b, t, lo], self.x[b, t, hi], self.yaw[b, t, hi]
+            if ka != CUBE and kb != CUBE:
+                self._resolve(b, t, i, j, disc_disc(xa, xb, h), i_first)
+            elif ka != CUBE:
+                self._resolve(b, t, i, j, disc_square(xa, xb, yb, h), i_first)
+            elif kb != CUBE:
+                self._resolve(b, t, i, j, flip(disc_square(xb, xa, ya, h)), i_first)
+            else:
+                self._resolve(b, t, i, j, square_square(xa, ya, xb, yb, h), i_first)
+        else:
+            self.impulse[b, t, i, j] = ti.Vector([0.0, 0.0, 0.0, 0.0], dt=self.real)
+            self.hit[b, t, i, j] = ti.cast(0, ti.i8)
+
+    @ti.func
+    def _advance(self, b, t, i, n_objects):
+        """Step t -> t+1 of object i of scene b, given the pair impulses of step t."""
+        dt = ti.cast(TIME_STEP, self.real)
+        g = ti.cast(GRAVITY, self.real)
+        h = ti.cast(HALF_SIZE, self.real)
+        xi, vi, ui, yi, wi = self.x[b, t, i], self.v[b, t, i], self.u[b, t, i], self.yaw[b, t, i], self.w[b, t, i]
+        ki = self.kind[b, i]
+        mi = self.mass[b, i]
+        ii = mi * self.inertia[ki]
+        total = ti.Vector([0.0, 0.0, 0.0, 0.0, 0.0, 0.0], dt=self.real)  # dv, position shift, dw, yaw shift
+        for j in ti.static(range(self.max_objects)):  # unrolled and unbranched: autodiff breaks otherwise
+            p = self.impulse[b, t, i, ti.min(j, n_objects - 1)] * flag(j < n_objects, mi)
+            total += ti.Vector([p[0] / mi, p[1] / mi, -p[3] * p[0] / mi, -p[3] * p[1] / mi,
+                                p[2] / ii, -p[3] * p[2] / ii])
+        v1 = vi + ti.Vector([total[0], total[1]])
+        w1 = wi + total[4]
+        mu_g = self.friction[b, i] * g
+        # sphere: slipping or rolling
+        slip = v1 - ui
+        slipping = flag(slip.dot(slip) > (3.5 * mu_g * dt) ** 2, mu_g)
+        slip_dir = slip / ti.sqrt(slip.dot(slip) + 1e-20)
+        roll = (5.0 * v1 + 2.0 * ui) / 7.0
+        roll_decel = ti.min(self.rolling[b, i] * g / (SPHERE_ROLL_FACTOR * h), mu_g) * dt
+        rolled = _shrink(roll, roll_decel)
+        v_sphere = blend(slipping, v1 - mu_g * dt * slip_dir, rolled)
+        u_sphere = blend(slipping, ui + 2.5 * mu_g * dt * slip_dir, rolled)
+        # cube or cylinder: sliding
+        v_slide = _shrink(v1, mu_g * dt)
+        is_sphere = flag(ki == SPHERE, mu_g)
+        live = flag(self.active[b, i] != 0, mu_g)
+        v2 = live * blend(is_sphere, v_sphere, v_slide)
+        u2 = live * blend(is_sphere, u_sphere, v_slide)
+        spin_decel = mu_g * self.spin_lever[ki] / self.inertia[ki] * dt
+        w2 = live * ti.math.sign(w1) * ti.max(ti.abs(w1) - spin_decel, 0.0)
+        self.v[b, t + 1, i] = v2
+        self.u[b, t + 1, i] = u2
+        self.w[b, t + 1, i] = w2
+        self.x[b, t + 1, i] = xi + dt * v2 + live * ti.Vector([total[2], total[3]])
+        self.yaw[b, t + 1, i] = yi + dt * w2 + live * total[5]
+
+    @ti.kernel
+    def initialize(self, n_scenes: ti.i32, n_objects: ti.i32):
+        """Step 0 of every scene from its initial state (a kernel of its own: Taichi's reverse mode
+        drops gradients that cross two loops in one kernel)."""
+        for b, i in ti.ndrange(n_scenes, n_objects):
+            self.x[b, 0, i] = self.x0[b, i]
+            self.v[b, 0, i] = self.v0[b, i]
+            self.u[b, 0, i] = self.v0[b, i]
+            self.yaw[b, 0, i] = self.yaw0[b, i]
+            self.w[b, 0, i] = 0.0
+
+    @ti.kernel
+    def simulate(self, n_scenes: ti.i32, n_objects: ti.i32, n_steps: ti.i32, collide: ti.i32):
+        """Roll every scene forward ``n_steps`` steps from step 0 (one launch). Each step is one
+        flat loop, pairs first, then objects: two loops in a row break Taichi's reverse mode."""
+        for b in range(n_scenes):
+            for t in range(n_steps):
+                for k in range(n_objects * n_objects + n_objects):
+                    if k < n_objects * n_objects:
+                        self._pair(b, t, k // n_objects, k % n_objects, collide)
+                    else:
+                        self._advance(b, t, k - n_objects * n_objects, n_objects)
+
+    @ti.kernel
+    def squared_error(self, n_scenes: ti.i32, n_objects: ti.i32, n_frames: ti.i32):
+        """``loss[b] = sum_f,i weight * |x(frame f) - target|²`` (frames every SUBSTEPS steps)."""
+        for b, f, i in ti.ndrange(n_scenes, n_frames, n_objects):
+            wt = self.weight[b, f, i]
+            if wt > 0.0:
+                d = self.x[b, f * SUBSTEPS, i] - self.target[b, f, i]
+                self.loss[b] += wt * d.dot(d)
