@@ -15,7 +15,7 @@ from pathlib import Path
 from physreason.reasoning.program import from_nested, from_postfix, to_nested, to_postfix
 from physreason.reasoning.questions import parse_choice, parse_question
 
-DEFAULT_DATA = Path("/work/shared/data/clevrer_real/train-orig-small.json")
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clevrer_real" / "train-orig-small.json"
 
 
 def rate(items: Sequence[object], work: Callable[[object], object], seconds: float) -> tuple[int, float]:

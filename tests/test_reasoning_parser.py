@@ -11,14 +11,12 @@ from physreason.errors import ParseError
 from physreason.reasoning.program import mc_program, to_nested
 from physreason.reasoning.questions import parse_choice, parse_question, read_question
 from physreason.reasoning.typecheck import check
-
-REAL = Path("/work/shared/data/clevrer_real/train-orig-small.json")
+from realdata import REAL_QUESTIONS
 
 
 def real_questions() -> list[dict]:
-    if not REAL.exists():
-        pytest.skip(f"{REAL} not available")
-    return [q for video in json.loads(REAL.read_text()).values() for q in video["questions"]]
+    assert REAL_QUESTIONS.exists(), f"{REAL_QUESTIONS} is missing (shared/ must sit beside the repository)"
+    return [q for video in json.loads(REAL_QUESTIONS.read_text()).values() for q in video["questions"]]
 
 
 # ---------------------------------------------------------------- real CLEVRER questions

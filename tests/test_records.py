@@ -17,7 +17,7 @@ from physreason.datasets.records import (Change, Counterfactuals, Counterfactual
                                          ObjectParams, Observation, PhysicsParams, Track, World)
 from physreason.errors import FormatError
 
-REAL_QUESTIONS = Path(__file__).resolve().parents[2] / "shared" / "data" / "clevrer_real" / "train-orig-small.json"
+from realdata import REAL_QUESTIONS
 
 
 def make_observation(rng: np.random.Generator, n_objects: int = 3, n_frames: int = 12, first: int = 0,
