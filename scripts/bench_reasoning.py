@@ -1,6 +1,9 @@
-"""Benchmark the question parser and the program spellings on the real CLEVRER questions.
+"""Benchmark the question parser, the program spellings and the executor.
 
-Usage: python scripts/bench_reasoning.py [train-orig-small.json] [--seconds S]
+Parsing runs on the real CLEVRER questions; execution runs the generated questions of a few
+simulated scenes (no rendering) on their ground-truth worlds.
+
+Usage: python scripts/bench_reasoning.py [train-orig-small.json] [--seconds S] [--scenes N]
 Prints a table (items per second for each operation) and ends with one summary line.
 """
 
@@ -12,8 +15,16 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from physreason.datasets.camera import CLEVRER_CAMERA
+from physreason.datasets.generator.generate import counterfactuals, observation_from_rollout
+from physreason.datasets.generator.questions import generate_questions
+from physreason.datasets.generator.scene import SceneConfig, sample_scene
+from physreason.datasets.questions import Question
+from physreason.datasets.records import World
+from physreason.reasoning.executor import answer_question
 from physreason.reasoning.program import from_nested, from_postfix, to_nested, to_postfix
 from physreason.reasoning.questions import parse_choice, parse_question
+from physreason.reasoning.world import ReasoningWorld
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clevrer_real" / "train-orig-small.json"
 
@@ -36,11 +47,26 @@ def round_trip(program: list[str]) -> list[str]:
     return to_postfix(from_nested(to_nested(from_postfix(program))))
 
 
+def generated_questions(n_scenes: int) -> list[tuple[Question, ReasoningWorld]]:
+    """The generated questions of ``n_scenes`` simulated scenes, each with its ground-truth world."""
+    config = SceneConfig()
+    out = []
+    for index in range(n_scenes):
+        scene = sample_scene(index, seed=0, config=config)
+        obs = observation_from_rollout(index, scene, scene.rollout, CLEVRER_CAMERA, config.n_observed)
+        future = World(observation_from_rollout(index, scene, scene.rollout, CLEVRER_CAMERA, config.n_frames))
+        cfs = counterfactuals(index, scene, CLEVRER_CAMERA, config.n_frames)
+        world = ReasoningWorld.from_records(obs, future, cfs)
+        out.extend((q, world) for q in generate_questions(obs, future, cfs, seed=0).questions)
+    return out
+
+
 def main() -> None:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seconds", type=float, default=1.0, help="minimum time per row")
+    parser.add_argument("--scenes", type=int, default=5, help="simulated scenes whose questions are executed")
     args = parser.parse_args()
 
     questions = [q for video in json.loads(args.data.read_text()).values() for q in video["questions"]]
@@ -58,6 +84,8 @@ def main() -> None:
         ("tree -> nested", trees, to_nested),
         ("nested -> tree", nested, from_nested),
         ("postfix -> nested -> postfix", choice_programs, round_trip),
+        ("execute (generated questions)", generated_questions(args.scenes),
+         lambda item: answer_question(*item)),
     ]
     print(f"{'operation':34} {'items':>7} {'calls':>9} {'per second':>12}")
     results = {}
@@ -72,7 +100,8 @@ def main() -> None:
     )
     print(
         f"summary: {sentences / parse_time:,.0f} real questions+choices parsed/s; "
-        f"{results['postfix -> nested -> postfix']:,.0f} postfix->nested->postfix round trips/s"
+        f"{results['postfix -> nested -> postfix']:,.0f} postfix->nested->postfix round trips/s; "
+        f"{results['execute (generated questions)']:,.0f} generated questions answered/s"
     )
 
 
