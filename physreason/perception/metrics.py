@@ -1,0 +1,138 @@
+"""Tracking and lifting metrics of a perceived Observation against the ground-truth one.
+
+CLEAR-MOT (MOTA) and IDF1 come from ``motmetrics``: per frame, ground-truth objects and
+perceived tracks that are visible are matched on table distance, with pairs farther than
+``max_distance`` units not matchable. Perceived objects are mapped to ground-truth ones by a
+Hungarian assignment on their mean distance over frames where both are visible; through this
+mapping the position error (table units, on frames where both are visible) and in/out event
+matches (same kind, same object, frames at most ``tolerance`` apart) are counted. Counts add
+over videos, so :func:`summarize` gives dataset-level scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import motmetrics as mm
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from physreason.datasets.records import Observation
+
+_MOT_COUNTS = ("num_objects", "num_misses", "num_false_positives", "num_switches", "idtp", "idfp", "idfn")
+
+
+@dataclass(frozen=True)
+class VideoScores:
+    """Counts of one video: CLEAR-MOT and identity counts (motmetrics' names), per-frame
+    position errors (E,) in table units, and in/out event true positives, false positives
+    and false negatives."""
+
+    num_objects: int
+    num_misses: int
+    num_false_positives: int
+    num_switches: int
+    idtp: int
+    idfp: int
+    idfn: int
+    position_errors: np.ndarray
+    event_tp: int
+    event_fp: int
+    event_fn: int
+
+    @property
+    def mota(self) -> float:
+        return mota(self.num_objects, self.num_misses, self.num_false_positives, self.num_switches)
+
+    @property
+    def idf1(self) -> float:
+        return idf1(self.idtp, self.idfp, self.idfn)
+
+    @property
+    def event_f1(self) -> float:
+        return f1(self.event_tp, self.event_fp, self.event_fn)
+
+
+def mota(num_objects: int, misses: int, false_positives: int, switches: int) -> float:
+    """1 - (misses + false positives + identity switches) / ground-truth objects (1 when there are none)."""
+    return 1.0 - (misses + false_positives + switches) / num_objects if num_objects else 1.0
+
+
+def idf1(idtp: int, idfp: int, idfn: int) -> float:
+    """2 IDTP / (2 IDTP + IDFP + IDFN) (1 when all are zero)."""
+    denom = 2 * idtp + idfp + idfn
+    return 2 * idtp / denom if denom else 1.0
+
+
+def f1(tp: int, fp: int, fn: int) -> float:
+    """F1 of detection counts (1 when all are zero)."""
+    denom = 2 * tp + fp + fn
+    return 2 * tp / denom if denom else 1.0
+
+
+def match_objects(truth: Observation, seen: Observation) -> dict[int, int]:
+    """Perceived object id -> ground-truth object id, by minimum mean distance over co-visible frames."""
+    if not truth.tracks or not seen.tracks:
+        return {}
+    cost = np.full((len(seen.tracks), len(truth.tracks)), 1e6)
+    for i, s in enumerate(seen.tracks):
+        for j, t in enumerate(truth.tracks):
+            both = s.visible & t.visible
+            if both.any():
+                cost[i, j] = float(np.linalg.norm(s.xy[both] - t.xy[both], axis=1).mean())
+    rows, cols = linear_sum_assignment(cost)
+    return {int(i): int(j) for i, j in zip(rows, cols) if cost[i, j] < 1e6}
+
+
+def _mot_counts(truth: Observation, seen: Observation, max_distance: float) -> dict[str, int]:
+    acc = mm.MOTAccumulator(auto_id=True)
+    for f in range(truth.n_frames):
+        gt = [t for t in truth.tracks if t.visible[f]]
+        hyp = [s for s in seen.tracks if s.visible[f]]
+        dist = np.array([[float(np.linalg.norm(t.xy[f] - s.xy[f])) for s in hyp] for t in gt]).reshape(len(gt), len(hyp))
+        dist[dist > max_distance] = np.nan
+        acc.update([t.object_id for t in gt], [s.object_id for s in hyp], dist)
+    summary = mm.metrics.create().compute(acc, metrics=list(_MOT_COUNTS), name="video")
+    return {name: int(summary[name].iloc[0]) for name in _MOT_COUNTS}
+
+
+def _event_counts(truth: Observation, seen: Observation, mapping: dict[int, int], tolerance: int) -> tuple[int, int, int]:
+    true = [e for e in truth.events if e.kind in ("in", "out")]
+    found = [e for e in seen.events if e.kind in ("in", "out")]
+    used: set[int] = set()
+    tp = 0
+    for e in found:
+        target = mapping.get(e.objects[0])
+        best = None
+        for k, g in enumerate(true):
+            if k in used or g.kind != e.kind or g.objects[0] != target or abs(g.frame - e.frame) > tolerance:
+                continue
+            if best is None or abs(g.frame - e.frame) < abs(true[best].frame - e.frame):
+                best = k
+        if best is not None:
+            used.add(best)
+            tp += 1
+    return tp, len(found) - tp, len(true) - tp
+
+
+def score_video(truth: Observation, seen: Observation, max_distance: float = 0.5, tolerance: int = 3) -> VideoScores:
+    """The counts of one video (``truth`` and ``seen`` must have the same number of frames)."""
+    if truth.n_frames != seen.n_frames:
+        raise ValueError(f"truth has {truth.n_frames} frames but the observation {seen.n_frames}")
+    counts = _mot_counts(truth, seen, max_distance)
+    mapping = match_objects(truth, seen)
+    errors = []
+    for i, j in mapping.items():
+        both = seen.tracks[i].visible & truth.tracks[j].visible
+        errors.append(np.linalg.norm(seen.tracks[i].xy[both] - truth.tracks[j].xy[both], axis=1))
+    position_errors = np.concatenate(errors) if errors else np.zeros(0)
+    return VideoScores(**counts, position_errors=position_errors,
+                       **dict(zip(("event_tp", "event_fp", "event_fn"), _event_counts(truth, seen, mapping, tolerance))))
+
+
+def summarize(videos: list[VideoScores]) -> VideoScores:
+    """Dataset-level counts: the sums of every video's counts, position errors concatenated."""
+    names = _MOT_COUNTS + ("event_tp", "event_fp", "event_fn")
+    sums = {n: sum(getattr(v, n) for v in videos) for n in names}
+    errors = np.concatenate([v.position_errors for v in videos]) if videos else np.zeros(0)
+    return VideoScores(**sums, position_errors=errors)

@@ -1,0 +1,199 @@
+"""Multi-object tracking by Hungarian assignment in table coordinates.
+
+Each frame, live tracks (seen this or up to ``max_age`` frames ago) are matched to the frame's
+detections with :func:`scipy.optimize.linear_sum_assignment` on a cost that adds the distance
+from the track's constant-velocity prediction (table units, divided by ``position_scale``), the
+attribute disagreement (per attribute: the detection's score times the share of the track's
+score-weighted vote won by a different value) and, when both carry feature vectors, the cosine
+distance of the features. Pairs farther than the gate are never matched. Unmatched detections
+start tracks. After the video, tracks with fewer than ``min_hits`` detections are dropped (false
+positives) and tracks whose voted (color, material, shape) triple is the same and whose frames
+do not overlap are merged: a triple is unique in a video, so an object that was lost for long
+keeps one identity. Everything is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from physreason.datasets.vocab import FPS
+from physreason.errors import ConfigError
+
+ATTRIBUTES: tuple[str, ...] = ("color", "material", "shape")
+_INFEASIBLE = 1e6
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected object in one frame: lifted centre ``xy`` (2,) in table units, attributes
+    with detector ``score`` in [0, 1], whether the mask is ``truncated`` by the image border,
+    optional appearance ``feature`` (D,), and its ``index`` among the frame's proposals."""
+
+    frame: int
+    xy: np.ndarray
+    color: str
+    material: str
+    shape: str
+    score: float
+    truncated: bool = False
+    feature: np.ndarray | None = None
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Tracker settings.
+
+    ``gate``: largest distance (table units) between prediction and detection for a match, grown
+    by ``gate_growth`` units per missed frame; ``position_scale``: units of distance costing as
+    much as one fully contradicted attribute (times ``attribute_weight``); ``feature_weight``:
+    cost of orthogonal features; ``lost_penalty``: cost added per missed frame, so that a track
+    seen just now wins over a lost one; ``max_age``: frames a lost track stays matchable;
+    ``min_hits``: detections a track needs to be kept; ``velocity_gain``: weight of the newest
+    velocity measurement in the track's velocity (units/frame); ``max_speed``: units/s, bound
+    on the predicted velocity.
+    """
+
+    gate: float = 0.8
+    gate_growth: float = 0.05
+    position_scale: float = 0.25
+    attribute_weight: float = 1.0
+    feature_weight: float = 2.0
+    lost_penalty: float = 0.1
+    max_age: int = 10
+    min_hits: int = 3
+    velocity_gain: float = 0.6
+    max_speed: float = 6.0
+
+    def __post_init__(self) -> None:
+        if self.gate <= 0 or self.position_scale <= 0 or self.max_age < 0 or self.min_hits < 1:
+            raise ConfigError("TrackerConfig needs gate > 0, position_scale > 0, max_age >= 0, min_hits >= 1")
+        if not 0 < self.velocity_gain <= 1:
+            raise ConfigError(f"TrackerConfig.velocity_gain must lie in (0, 1], got {self.velocity_gain}")
+
+
+@dataclass
+class Tracklet:
+    """One tracked object: its detections in frame order, and score-weighted attribute votes."""
+
+    track_id: int
+    detections: list[Detection] = field(default_factory=list)
+    votes: dict[str, dict[str, float]] = field(default_factory=lambda: {a: defaultdict(float) for a in ATTRIBUTES})
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+
+    @property
+    def frames(self) -> np.ndarray:
+        """Frame indices of the detections, shape (K,)."""
+        return np.array([d.frame for d in self.detections], dtype=int)
+
+    @property
+    def last(self) -> Detection:
+        return self.detections[-1]
+
+    def attribute(self, name: str) -> tuple[str, float]:
+        """The voted value of attribute ``name`` and its share of the vote in [0, 1] (ties: alphabetical)."""
+        votes = self.votes[name]
+        total = sum(votes.values())
+        value = min(votes, key=lambda v: (-votes[v], v))
+        return value, (votes[value] / total if total > 0 else 0.0)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """The voted (color, material, shape) triple."""
+        return tuple(self.attribute(a)[0] for a in ATTRIBUTES)  # type: ignore[return-value]
+
+    def predict(self, frame: int) -> np.ndarray:
+        """Constant-velocity prediction (2,) of the centre at ``frame``, table units."""
+        return self.last.xy + self.velocity * (frame - self.last.frame)
+
+    def add(self, det: Detection, gain: float, max_step: float) -> None:
+        """Append a detection, update the velocity (units/frame) and the attribute votes."""
+        if self.detections:
+            step = (det.xy - self.last.xy) / (det.frame - self.last.frame)
+            norm = float(np.linalg.norm(step))
+            if norm > max_step:
+                step = step * (max_step / norm)
+            self.velocity = step if len(self.detections) == 1 else gain * step + (1 - gain) * self.velocity
+        self.detections.append(det)
+        weight = max(det.score, 1e-3)
+        for a in ATTRIBUTES:
+            self.votes[a][getattr(det, a)] += weight
+
+    def absorb(self, other: Tracklet) -> None:
+        """Merge a tracklet whose frames do not overlap this one's."""
+        self.detections = sorted(self.detections + other.detections, key=lambda d: d.frame)
+        for a in ATTRIBUTES:
+            for value, w in other.votes[a].items():
+                self.votes[a][value] += w
+
+
+def _cost(tr: Tracklet, det: Detection, config: TrackerConfig) -> float:
+    missed = det.frame - tr.last.frame - 1
+    dist = float(np.linalg.norm(tr.predict(det.frame) - det.xy))
+    if dist > config.gate + config.gate_growth * missed:
+        return _INFEASIBLE
+    attr = 0.0
+    for a in ATTRIBUTES:
+        value, share = tr.attribute(a)
+        if getattr(det, a) != value:
+            attr += det.score * share
+    cost = dist / config.position_scale + config.attribute_weight * attr + config.lost_penalty * missed
+    if det.feature is not None and tr.last.feature is not None:
+        f, g = det.feature, tr.last.feature
+        cos = float(f @ g / max(np.linalg.norm(f) * np.linalg.norm(g), 1e-12))
+        cost += config.feature_weight * (1.0 - cos)
+    return cost
+
+
+def track(frames: Sequence[Sequence[Detection]], config: TrackerConfig = TrackerConfig()) -> list[Tracklet]:
+    """Track detections over a video; ``frames[t]`` holds frame t's detections.
+
+    Returns the kept tracklets, each with at least ``config.min_hits`` detections, numbered
+    0..M-1 in order of their first frame.
+    """
+    live: list[Tracklet] = []
+    done: list[Tracklet] = []
+    next_id = 0
+    max_step = config.max_speed / FPS
+    for t, dets in enumerate(frames):
+        for d in dets:
+            if d.frame != t:
+                raise ConfigError(f"detection {d.index} of frame {t} says frame {d.frame}")
+        still = [tr for tr in live if t - tr.last.frame - 1 <= config.max_age]
+        done.extend(tr for tr in live if t - tr.last.frame - 1 > config.max_age)
+        live = still
+        matched: set[int] = set()
+        if live and dets:
+            cost = np.array([[_cost(tr, d, config) for d in dets] for tr in live])
+            rows, cols = linear_sum_assignment(cost)
+            for i, j in zip(rows, cols):
+                if cost[i, j] < _INFEASIBLE:
+                    live[i].add(dets[j], config.velocity_gain, max_step)
+                    matched.add(int(j))
+        for j, d in enumerate(dets):
+            if j not in matched:
+                tr = Tracklet(next_id)
+                next_id += 1
+                tr.add(d, config.velocity_gain, max_step)
+                live.append(tr)
+    kept = [tr for tr in done + live if len(tr.detections) >= config.min_hits]
+    return _merge_same_triples(sorted(kept, key=lambda tr: (int(tr.frames[0]), tr.track_id)))
+
+
+def _merge_same_triples(tracklets: list[Tracklet]) -> list[Tracklet]:
+    """Merge tracklets (in first-frame order) with equal voted triples and disjoint frames; renumber."""
+    out: list[Tracklet] = []
+    for tr in tracklets:
+        target = next((o for o in out if o.key == tr.key and not set(o.frames) & set(tr.frames)), None)
+        if target is None:
+            out.append(tr)
+        else:
+            target.absorb(tr)
+    for k, tr in enumerate(out):
+        tr.track_id = k
+    return out

@@ -1,0 +1,107 @@
+"""Tracking, lifting and events on generated scenes (240×160 renders), clean and noisy proposals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from physreason.datasets.generator.generate import camera_for_size, observation_from_rollout, proposals_from_ids
+from physreason.datasets.generator.render import render_video
+from physreason.datasets.generator.scene import SceneConfig, sample_scene
+from physreason.datasets.proposals import ProposalFrame, ProposalObject, Proposals
+from physreason.datasets.rle import encode
+from physreason.errors import ConfigError, FormatError
+from physreason.perception.corrupt import corrupt_proposals
+from physreason.perception.events import clean_visibility
+from physreason.perception.metrics import idf1, match_objects, mota, score_video
+from physreason.perception.observe import observe
+from physreason.perception.tracking import Detection, track
+
+CAMERA = camera_for_size(240, 160)
+N_FRAMES = 128
+SCENES = (0, 1, 2)
+
+
+@pytest.fixture(scope="module")
+def scenes() -> list[tuple]:
+    """(truth Observation, ground-truth Proposals) of a few generated scenes."""
+    out = []
+    for idx in SCENES:
+        scene = sample_scene(idx, 0, SceneConfig(camera=CAMERA))
+        _, ids = render_video(scene.objects, scene.rollout.position[:N_FRAMES],
+                              scene.rollout.quaternion[:N_FRAMES], CAMERA)
+        out.append((observation_from_rollout(idx, scene, scene.rollout, CAMERA, N_FRAMES),
+                    proposals_from_ids(scene, ids)))
+    return out
+
+
+def test_ground_truth_proposals_give_exact_identities(scenes: list[tuple]) -> None:
+    for truth, props in scenes:
+        seen = observe(props, CAMERA, N_FRAMES, truth.scene_index)
+        scores = score_video(truth, seen)
+        mapping = match_objects(truth, seen)
+        assert len(seen.objects) == len(truth.objects)
+        assert sorted(mapping.values()) == list(range(len(truth.objects)))
+        for i, j in mapping.items():
+            assert seen.objects[i].key == truth.objects[j].key
+        assert scores.num_switches == 0 and scores.idfp + scores.idfn <= 0.05 * scores.idtp
+        assert scores.mota >= 0.95 and scores.idf1 >= 0.97
+        assert scores.position_errors.mean() < 0.06
+
+
+def test_in_out_events_match_annotation(scenes: list[tuple]) -> None:
+    for truth, props in scenes:
+        seen = observe(props, CAMERA, N_FRAMES, truth.scene_index)
+        scores = score_video(truth, seen, tolerance=6)
+        assert scores.event_fp == 0 and scores.event_fn == 0, (truth.events, seen.events)
+
+
+def test_noisy_proposals_keep_identities(scenes: list[tuple]) -> None:
+    for truth, props in scenes:
+        noisy = corrupt_proposals(props, seed=truth.scene_index)
+        assert all(o.object_id is None for f in noisy.frames for o in f.objects)
+        seen = observe(noisy, CAMERA, N_FRAMES, truth.scene_index)
+        scores = score_video(truth, seen)
+        assert scores.num_switches == 0
+        assert scores.mota >= 0.95 and scores.idf1 >= 0.95
+        assert {o.key for o in seen.objects} == {o.key for o in truth.objects}
+
+
+def test_tracker_bridges_a_gap_and_ignores_a_false_positive() -> None:
+    frames: list[list[Detection]] = []
+    for t in range(30):
+        dets = [Detection(t, np.array([0.05 * t, 0.0]), "red", "metal", "cube", 1.0),
+                Detection(t, np.array([0.05 * t, 0.45]), "blue", "rubber", "sphere", 1.0)]
+        if 10 <= t < 13:
+            dets = dets[1:]  # the red cube is missed for 3 frames
+        if t == 20:
+            dets.append(Detection(t, np.array([3.0, 3.0]), "green", "metal", "cylinder", 0.3))
+            dets[0] = Detection(t, dets[0].xy, "red", "metal", "sphere", 0.3)  # a wrong attribute, low score
+        frames.append(dets)
+    tracks = track(frames)
+    assert [tr.key for tr in tracks] == [("red", "metal", "cube"), ("blue", "rubber", "sphere")]
+    assert len(tracks[0].detections) == 27 and len(tracks[1].detections) == 30
+
+
+def test_visibility_hysteresis() -> None:
+    vis = np.array([0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0], bool)
+    assert clean_visibility(vis).tolist() == [False] * 2 + [True] * 8 + [False] * 7
+
+
+def test_empty_scene_gives_empty_observation() -> None:
+    props = Proposals(tuple(ProposalFrame(t, f"frame_{t:05d}.png", ()) for t in range(10)))
+    obs = observe(props, CAMERA, 10, 0)
+    assert obs.objects == () and obs.tracks == () and obs.events == ()
+    assert mota(0, 0, 0, 0) == 1.0 and idf1(0, 0, 0) == 1.0
+
+
+def test_bad_input_gives_clear_errors() -> None:
+    wrong_size = ProposalObject("red", "metal", "cube", 1.0, encode(np.ones((10, 10), bool)))
+    props = Proposals((ProposalFrame(0, "frame_00000.png", (wrong_size,)),))
+    with pytest.raises(FormatError, match=r"frames\[0\]\.objects\[0\]\.mask\.size.*10x10"):
+        observe(props, CAMERA, 5, 0)
+    late = Proposals((ProposalFrame(7, "frame_00007.png", ()),))
+    with pytest.raises(FormatError, match="outside a video of 5 frames"):
+        observe(late, CAMERA, 5, 0)
+    with pytest.raises(ConfigError, match="n_frames >= 1"):
+        observe(late, CAMERA, 0, 0)
