@@ -20,6 +20,29 @@ slipping at ``rolling_friction * g / (1.4 * r)`` (r = 0.2; 1.4 = 1 + 2/5 from it
 also get spinning friction equal to their rolling friction so that spin about the vertical axis
 dies out. Bodies never sleep, and Bullet's default velocity damping is switched off.
 
+Impacts (measured: every shape pair, moving onto moving or resting, head-on or off-centre, gives
+``e_i * e_j`` within 0.011 at the contact point; ``tests/test_simulate_restitution.py``). Three
+Bullet defaults break this and are changed:
+
+- Speculative contacts. Bullet reports pairs up to a margin apart and its multibody solver
+  treats a contact at distance d > 0 as "may close at d / dt this step", subtracting that from
+  the restitution target: a cube or cylinder running into a resting sphere (found a few mm
+  away) left it with ~0 relative speed. ``contact_processing_threshold`` = 0: a contact gets an
+  impulse only once the surfaces overlap (at most one step's travel, 12 mm at 3 units/s).
+- Penetration recovery by velocity. Multibody contacts have no split impulse, so the overlap
+  was pushed out by adding ``contact_erp x overlap / dt`` to the separating speed (sphere pairs
+  bounced ~0.06 too high). ``contact_erp`` = 0 between objects: an overlap left after a bounce is
+  never corrected, which is harmless as bouncing objects separate. The table keeps its
+  penetration recovery through a contact stiffness and damping set on the plane only
+  (``ground_contact_stiffness``, ``ground_contact_damping``; Bullet then uses ERP = dt k / (dt k + c)
+  and drops restitution for those contacts, 0 on the table anyway); without it sliding cubes sink.
+- Cylinder side contacts. Two upright cylinders, or a cylinder and a cube's face, touch along a
+  vertical line; Bullet's cylinder reports one point of it, anywhere from rim to rim, and the
+  impulse there tipped the cylinder (up to toppling) and lost the bounce. A cylinder is a band
+  of the full radius, ``cylinder_band_height`` tall, round its middle, and a core of the full
+  height ``cylinder_core_inset`` narrower that carries the table contact: side contacts lie at
+  the centre's height, where a line contact's resultant acts. Its inertia is the solid cylinder's.
+
 Time. Frame f is the state at time f / 25 s; each frame is ``substeps_per_frame`` fixed steps of
 ``time_step`` seconds.
 
@@ -77,6 +100,12 @@ ENGINE_CONSTANTS: tuple[tuple[str, float], ...] = (
     ("linear_damping", 0.0),  # Bullet's per-body velocity damping, 1/s
     ("angular_damping", 0.0),  # Bullet's per-body angular velocity damping, 1/s
     ("restitution_velocity_threshold", 0.01),  # units/s; slower impacts do not bounce
+    ("contact_processing_threshold", 0.0),  # units; contacts farther apart get no impulse (> 0 spoils bounces)
+    ("contact_erp", 0.0),  # share of an object-object overlap removed per step, as velocity (> 0 adds bounce)
+    ("ground_contact_stiffness", 1.0e5),  # table contact only: ERP = dt k / (dt k + c), CFM = 1 / (dt k + c)
+    ("ground_contact_damping", 1.0e3),  # table contact only (with the above: ERP 0.29, CFM 7e-4)
+    ("cylinder_band_height", 0.02),  # units; full-radius band round a cylinder's middle takes its side contacts
+    ("cylinder_core_inset", 0.005),  # units; the rest of a cylinder is this much narrower (touches the table)
     ("collision_gap_frames", 2.0),  # a pair must be apart this many frames before a new collision
 )
 """Engine-wide constants written to ``PhysicsParams.constants`` and read back by :func:`simulate`."""
@@ -152,23 +181,30 @@ def _configure_engine(client: int, c: dict[str, float]) -> int:
     pybullet.setPhysicsEngineParameter(
         fixedTimeStep=c["time_step"], numSubSteps=1, numSolverIterations=int(c["solver_iterations"]),
         deterministicOverlappingPairs=1, enableConeFriction=1,
-        restitutionVelocityThreshold=c["restitution_velocity_threshold"],
+        restitutionVelocityThreshold=c["restitution_velocity_threshold"], contactERP=c["contact_erp"],
         physicsClientId=client)
     plane = pybullet.createMultiBody(0.0, pybullet.createCollisionShape(pybullet.GEOM_PLANE, physicsClientId=client),
                                      physicsClientId=client)
+    # A contact stiffness and damping on the plane alone give only table contacts their own
+    # penetration recovery (Bullet combines the two bodies' values, an object's default stiffness
+    # being infinite); they also drop restitution there, which is 0 on the table anyway.
     pybullet.changeDynamics(plane, -1, lateralFriction=c["plane_friction"], restitution=c["plane_restitution"],
-                            rollingFriction=0.0, spinningFriction=0.0, physicsClientId=client)
+                            rollingFriction=0.0, spinningFriction=0.0, contactStiffness=c["ground_contact_stiffness"],
+                            contactDamping=c["ground_contact_damping"], physicsClientId=client)
     return plane
 
 
-def _collision_shape(client: int, shape: str) -> int:
-    """A pybullet collision shape with the catalogue's sizes, centred on the object's centre."""
+def _collision_shape(client: int, shape: str, c: dict[str, float]) -> int:
+    """A pybullet collision shape with the catalogue's sizes, centred on the object's centre; a
+    cylinder is a full-radius band round its middle plus a slightly narrower core (module notes)."""
     spec = get_shape(shape)
     if shape == "sphere":
         return pybullet.createCollisionShape(pybullet.GEOM_SPHERE, radius=spec.half_size, physicsClientId=client)
     if shape == "cylinder":
-        return pybullet.createCollisionShape(pybullet.GEOM_CYLINDER, radius=spec.half_size, height=spec.height,
-                                             physicsClientId=client)
+        r = spec.half_size
+        return pybullet.createCollisionShapeArray(
+            [pybullet.GEOM_CYLINDER, pybullet.GEOM_CYLINDER], radii=[r, r - c["cylinder_core_inset"]],
+            lengths=[c["cylinder_band_height"], spec.height], physicsClientId=client)
     h = spec.half_size
     return pybullet.createCollisionShape(pybullet.GEOM_BOX, halfExtents=(h, h, 0.5 * spec.height),
                                          physicsClientId=client)
@@ -179,12 +215,18 @@ def _add_object(client: int, obj: ObjectInfo, p: ObjectParams, c: dict[str, floa
     spec = get_shape(obj.shape)
     position = (p.position[0], p.position[1], spec.centre_height)
     orientation = pybullet.getQuaternionFromEuler((0.0, 0.0, p.yaw))
-    body = pybullet.createMultiBody(p.mass, _collision_shape(client, obj.shape), basePosition=position,
+    body = pybullet.createMultiBody(p.mass, _collision_shape(client, obj.shape, c), basePosition=position,
                                     baseOrientation=orientation, physicsClientId=client)
     spinning = p.rolling_friction if obj.shape == "sphere" else 0.0
+    if obj.shape == "cylinder":  # Bullet gives a compound shape its bounding box's inertia: set the solid cylinder's
+        r, h = spec.half_size, spec.height
+        side = p.mass * (3.0 * r * r + h * h) / 12.0
+        pybullet.changeDynamics(body, -1, localInertiaDiagonal=(side, side, 0.5 * p.mass * r * r),
+                                physicsClientId=client)
     pybullet.changeDynamics(body, -1, lateralFriction=p.friction, restitution=p.restitution,
                             rollingFriction=p.rolling_friction, spinningFriction=spinning,
                             linearDamping=c["linear_damping"], angularDamping=c["angular_damping"],
+                            contactProcessingThreshold=c["contact_processing_threshold"],
                             activationState=pybullet.ACTIVATION_STATE_DISABLE_SLEEPING, physicsClientId=client)
     vx, vy = p.velocity
     # A sphere starts rolling without slipping: omega = z x v / r.
