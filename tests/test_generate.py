@@ -87,6 +87,17 @@ def test_deterministic_and_resumable(dataset, tmp_path: Path) -> None:
     assert not summary.skipped and video.read_bytes() == DatasetLayout(config.out).path("video", 1).read_bytes()
 
 
+def test_output_does_not_depend_on_the_worker_count(dataset, tmp_path: Path) -> None:
+    config, _ = dataset
+    parallel = GenerateConfig(out=tmp_path / "parallel", n_videos=2, seed=config.seed, workers=2, **SMALL)
+    generate_dataset(parallel)
+    for index in (0, 1):
+        for kind in KINDS:
+            assert (DatasetLayout(parallel.out).path(kind, index).read_bytes()
+                    == DatasetLayout(config.out).path(kind, index).read_bytes()), (index, kind)
+    assert (parallel.out / "questions.json").read_bytes() == (config.out / "questions.json").read_bytes()
+
+
 def test_different_seeds_differ(dataset, tmp_path: Path) -> None:
     config, _ = dataset
     other = GenerateConfig(out=tmp_path / "other", n_videos=1, seed=config.seed + 1, **SMALL)

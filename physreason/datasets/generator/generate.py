@@ -158,24 +158,24 @@ def generate_video(index: int, config: GenerateConfig) -> VideoSummary:
     scene = sample_scene(index, config.seed, config.scene_config)
     total = config.n_frames + config.n_future
     obs = observation_from_rollout(index, scene, scene.rollout, config.camera, config.n_frames)
-    future = observation_from_rollout(index, scene, scene.rollout, config.camera, total)
+    future = World(observation_from_rollout(index, scene, scene.rollout, config.camera, total), "factual")
     cfs = counterfactuals(index, scene, config.camera, total)
     t1 = time.perf_counter()
     frames, ids = render_video(scene.objects, scene.rollout.position[:config.n_frames],
                                scene.rollout.quaternion[:config.n_frames], config.camera)
     t2 = time.perf_counter()
-    questions = generate_questions(obs, World(future, "factual"), cfs, config.seed) if config.questions else None
+    questions = generate_questions(obs, future, cfs, config.seed) if config.questions else None
     t3 = time.perf_counter()
     files.write_annotation(layout.path("annotation", index), obs)
     files.write_physics(layout.path("physics", index), scene.params)
-    files.write_world(layout.path("future", index), World(future, "factual"))
+    files.write_world(layout.path("future", index), future)
     files.write_counterfactuals(layout.path("counterfactual", index), cfs)
     write_proposals(layout.path("proposal", index), proposals_from_ids(scene, ids))
     if questions is not None:
         write_questions(str(layout.path("question", index)), QuestionFile((questions,)))
     write_video(layout.path("video", index), frames, fps=FPS)
     t4 = time.perf_counter()
-    return _summary(index, obs, future, simulate_s=t1 - t0, render_s=t2 - t1, questions_s=t3 - t2,
+    return _summary(index, obs, future.observation, simulate_s=t1 - t0, render_s=t2 - t1, questions_s=t3 - t2,
                     write_s=t4 - t3)
 
 
