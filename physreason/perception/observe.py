@@ -1,9 +1,10 @@
 """Per-frame detections (proposals) -> an :class:`Observation` in table coordinates.
 
 Steps: decode and lift every detection's mask (:mod:`.lifting`), track (:mod:`.tracking`),
-smooth each track and fill every frame, clean visibility with hysteresis and find collision
-candidates (:mod:`.events`). Perception does not estimate orientation: orientations and angular
-velocities are zero. Objects are numbered in order of their first detection.
+smooth each track's detections whose attributes agree with its voted ones (the others, often
+false positives, are bridged like missed frames) and fill every frame, clean visibility with
+hysteresis and find collision candidates (:mod:`.events`). Perception does not estimate
+orientation: orientations and angular velocities are zero. Objects are numbered in order of their first detection.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from physreason.datasets.proposals import Proposals
 from physreason.datasets.records import ObjectInfo, Observation, Track
 from physreason.errors import ConfigError, FormatError
 from physreason.perception.events import clean_visibility, collision_candidates
-from physreason.perception.lifting import CENTRE_HEIGHT, lift_points, mask_centre, smooth_track
+from physreason.perception.lifting import CENTRE_HEIGHT, mask_position, smooth_track
 from physreason.perception.tracking import Detection, TrackerConfig, track
 
 
@@ -43,9 +44,11 @@ class PerceptionConfig:
 def detections(proposals: Proposals, camera: Camera, n_frames: int, min_score: float = 0.0) -> list[list[Detection]]:
     """Lifted detections per frame, ``result[t]`` for t in 0..n_frames-1.
 
-    Raises :class:`FormatError` for a frame index outside the video, a repeated frame, or a
-    mask whose size is not the camera's image size; empty masks and detections scoring below
-    ``min_score`` are skipped.
+    Every mask is lifted by :func:`.lifting.mask_position`; the masks that may hide an object
+    are those of the frame's other detections reaching as low in the image, less one pixel
+    (objects standing on the table nearer the camera, or as near). Raises :class:`FormatError` for a frame index outside the
+    video, a repeated frame, or a mask whose size is not the camera's image size; empty masks
+    and detections scoring below ``min_score`` are skipped.
     """
     out: list[list[Detection]] = [[] for _ in range(n_frames)]
     seen: set[int] = set()
@@ -56,20 +59,27 @@ def detections(proposals: Proposals, camera: Camera, n_frames: int, min_score: f
         if fr.frame_index in seen:
             raise FormatError("<proposals>", f"frames[{i}].frame_index", f"frame {fr.frame_index} appears twice")
         seen.add(fr.frame_index)
+        masks: list[tuple[int, np.ndarray]] = []
         for j, obj in enumerate(fr.objects):
             size = list(obj.mask_rle["size"])
             if size != [camera.height, camera.width]:
                 raise FormatError("<proposals>", f"frames[{i}].objects[{j}].mask.size",
                                   f"mask is {size[0]}x{size[1]} (HxW) but the camera image is "
                                   f"{camera.height}x{camera.width}")
+            mask = obj.mask()
+            if mask.any():
+                masks.append((j, mask))
+        bottoms = [int(np.flatnonzero(mask.any(axis=1))[-1]) for _, mask in masks]
+        front = np.full((camera.height, camera.width), -1)
+        for (_, mask), bottom in zip(masks, bottoms):
+            front[mask] = np.maximum(front[mask], bottom)
+        for (j, mask), bottom in zip(masks, bottoms):
+            obj = fr.objects[j]
             if obj.score < min_score:
                 continue
-            mask = obj.mask()
-            if not mask.any():
-                continue
-            centre = mask_centre(mask, camera)
-            out[fr.frame_index].append(Detection(fr.frame_index, lift_points(centre.uv, camera), obj.color,
-                                                 obj.material, obj.shape, obj.score, centre.truncated, index=j))
+            xy, truncated = mask_position(mask, obj.shape, camera, (front >= bottom - 1) & ~mask)
+            out[fr.frame_index].append(Detection(fr.frame_index, xy, obj.color, obj.material, obj.shape,
+                                                 obj.score, truncated, index=j))
     return out
 
 
@@ -85,8 +95,9 @@ def observe(proposals: Proposals, camera: Camera, n_frames: int, scene_index: in
     tracklets = track(detections(proposals, camera, n_frames, config.min_score), config.tracker)
     objects, tracks, positions, velocities, visible = [], [], [], [], []
     for tr in tracklets:
-        est = smooth_track(tr.frames, np.array([d.xy for d in tr.detections]), n_frames, camera,
-                           config.window, config.polyorder, config.max_gap)
+        agree = [(d.color, d.material, d.shape) == tr.key for d in tr.detections]
+        est = smooth_track(np.asarray(tr.frames)[agree], np.array([d.xy for d, a in zip(tr.detections, agree) if a]),
+                           n_frames, camera, config.window, config.polyorder, config.max_gap)
         vis = clean_visibility(est.visible, config.min_run)
         if not vis.any():
             continue

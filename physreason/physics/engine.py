@@ -133,9 +133,7 @@ def loss_and_grad(model: Model, target: np.ndarray, weight: np.ndarray, collide:
     loss = sim.loss.to_numpy()[:b].astype(float)
     if not with_grad:
         return LossGrad(loss, {})
-    for f in (sim.mass, sim.restitution, sim.friction, sim.rolling, sim.x0, sim.v0, sim.yaw0,
-              sim.x, sim.v, sim.u, sim.yaw, sim.w, sim.impulse):
-        f.grad.fill(0.0)
+    sim.clear_grads(b, n, n_steps)
     sim.loss.grad.fill(1.0)
     sim.squared_error.grad(b, n, n_frames)
     sim.simulate.grad(b, n, n_steps, int(collide))

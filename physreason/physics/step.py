@@ -16,8 +16,10 @@ the launch backwards. Per step and object i, in order:
 2. Table friction: cubes and cylinders slide with Coulomb friction (deceleration friction x g,
    speed clamped at zero) and lose yaw rate at friction x g x lever / inertia; a sphere carries
    the velocity ``u`` its spin would roll at: while it slips (``v != u``) friction moves ``v``
-   by -friction x g and ``u`` by +2.5 friction x g along the slip; when rolling both decelerate
-   at min(rolling_friction x g / (1.4 r), friction x g) (pybullet's behaviour, measured).
+   by -friction x g and ``u`` by +2.5 friction x g along the slip, and the rolling resistance
+   slows ``u`` by 2.5 rolling_friction x g / r (its torque on the spin alone); when rolling both
+   decelerate at min(rolling_friction x g / (1.4 r), friction x g) (pybullet's behaviour,
+   measured, also after impacts, which change ``v`` but not the spin).
 3. Semi-implicit Euler: ``x += dt * v_new``, ``yaw += dt * w_new`` (pybullet's integrator).
 """
 
@@ -172,7 +174,8 @@ class Simulator:
         roll_decel = ti.min(self.rolling[b, i] * g / (SPHERE_ROLL_FACTOR * h), mu_g) * dt
         rolled = _shrink(roll, roll_decel)
         v_sphere = blend(slipping, v1 - mu_g * dt * slip_dir, rolled)
-        u_sphere = blend(slipping, ui + 2.5 * mu_g * dt * slip_dir, rolled)
+        spin_drag = 2.5 * self.rolling[b, i] * g / h * dt  # rolling resistance on the spin alone while slipping
+        u_sphere = blend(slipping, _shrink(ui + 2.5 * mu_g * dt * slip_dir, spin_drag), rolled)
         # cube or cylinder: sliding
         v_slide = _shrink(v1, mu_g * dt)
         is_sphere = flag(ki == SPHERE, mu_g)
@@ -209,6 +212,27 @@ class Simulator:
                         self._pair(b, t, k // n_objects, k % n_objects, collide)
                     else:
                         self._advance(b, t, k - n_objects * n_objects, n_objects)
+
+    @ti.kernel
+    def clear_grads(self, n_scenes: ti.i32, n_objects: ti.i32, n_steps: ti.i32):
+        """Zero the gradients of the parameters and of the states of the used steps (filling whole
+        fields costs more than a small batch's backward pass)."""
+        for b, i in ti.ndrange(n_scenes, n_objects):
+            self.mass.grad[b, i] = 0.0
+            self.restitution.grad[b, i] = 0.0
+            self.friction.grad[b, i] = 0.0
+            self.rolling.grad[b, i] = 0.0
+            self.x0.grad[b, i] = ti.Vector([0.0, 0.0], dt=self.real)
+            self.v0.grad[b, i] = ti.Vector([0.0, 0.0], dt=self.real)
+            self.yaw0.grad[b, i] = 0.0
+        for b, t, i in ti.ndrange(n_scenes, n_steps + 1, n_objects):
+            self.x.grad[b, t, i] = ti.Vector([0.0, 0.0], dt=self.real)
+            self.v.grad[b, t, i] = ti.Vector([0.0, 0.0], dt=self.real)
+            self.u.grad[b, t, i] = ti.Vector([0.0, 0.0], dt=self.real)
+            self.yaw.grad[b, t, i] = 0.0
+            self.w.grad[b, t, i] = 0.0
+        for b, t, i, j in ti.ndrange(n_scenes, n_steps, n_objects, n_objects):
+            self.impulse.grad[b, t, i, j] = ti.Vector([0.0, 0.0, 0.0, 0.0], dt=self.real)
 
     @ti.kernel
     def squared_error(self, n_scenes: ti.i32, n_objects: ti.i32, n_frames: ti.i32):

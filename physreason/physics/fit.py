@@ -1,0 +1,364 @@
+"""Fitting an engine model to observed tracks: initial state, mass, restitution and friction.
+
+From an :class:`Observation` (tracks with gaps: objects entering late, leaving, hidden) the
+fit runs a curriculum, as VRDP does, but on the Taichi engine:
+
+1. First guess per object from its first observed frames (velocity by a line fit, carried
+   back to frame 0 under a nominal deceleration for objects that enter late).
+2. Collision-free stage: initial position, velocity and friction with collisions switched off,
+   each object fitted on its observed frames before its first listed collision (at most
+   ``free_frames`` frames past its first sighting).
+3. Collision windows: one short rollout per observed collision (``window_before`` frames ahead
+   of it to ``window_after`` past it), each starting from the tracks' state at the window start,
+   all windows and several starts (restitution guesses) simulated in one batched engine launch
+   per loss evaluation. Mass ratios and restitutions are shared by the windows, the windows'
+   start states are free; the best start wins. Short windows keep the loss smooth, where a
+   whole-video rollout through several collisions is too chaotic for gradients.
+4. Growing horizons (``horizons``, fractions of the video) from frame 0 with collisions: initial
+   state and friction again, mass and restitution fixed, so that the whole-video rollout used
+   for counterfactuals follows the tracks.
+
+Each stage is L-BFGS-B (scipy) on the masked mean squared position error (units²), with bounds
+and weak priors (log mass towards 0, restitution towards 0.8) that only matter where the data say
+nothing, e.g. an object that never collides. Masses are only known up to one common factor:
+the fit works on log masses whose mean is held at 0 by a penalty, and the result is scaled so
+that the geometric mean of the fitted masses is 1 (only mass ratios mean anything).
+
+Bad input: an observation with no object seen in two frames raises :class:`ConfigError`;
+objects seen in fewer than two frames are parked far outside the table (they take part in
+nothing), NaN coordinates on visible frames count as unobserved, and both, like a video
+without collisions (masses and restitutions then are priors) or a poor fit, flag the result
+as ``quality == "poor"`` with the reasons in ``flags``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.optimize import minimize
+
+from physreason.datasets.records import ObjectParams, Observation, PhysicsParams
+from physreason.datasets.vocab import FPS, SHAPES
+from physreason.errors import ConfigError
+from physreason.physics.engine import loss_and_grad, rollout
+from physreason.physics.model import GRAVITY, Model
+
+ENGINE_NAME = "physreason.physics (taichi)"
+"""Value of ``PhysicsParams.engine`` for fitted parameters."""
+NOMINAL_DECELERATION = 0.3
+"""Units/s²: first-guess deceleration of every object (friction = this / g)."""
+RESTITUTION_STARTS = (0.6, 0.9)
+"""Per-object restitution guesses, one start each, fitted side by side in one batch."""
+GOOD_RESIDUAL = 0.1
+"""Units: a fit whose every object's RMS position error is below this is not flagged."""
+PRIOR_WEIGHT = 1e-4
+"""Weight of the priors relative to the mean squared position error (units²)."""
+PARKED_POSITION = (100.0, 100.0)
+"""Units: where objects never observed are put (x offset by 2 units per object id)."""
+BOUNDS = {"mass": (np.log(0.05), np.log(20.0)), "restitution": (0.0, 1.0), "friction": (0.0, 0.3),
+          "rolling_friction": (0.0, 0.05)}
+"""L-BFGS-B bounds per parameter (mass as log mass)."""
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Knobs of the fit: ``free_frames`` frames per object in the collision-free stage,
+    ``iterations`` L-BFGS iterations per stage, ``window_before``/``window_after`` frames
+    around each collision in the collision-window stage, ``horizons`` the collision stages' horizons as
+    fractions of the observed frames, ``precision`` of the engine ('float32' or 'float64')."""
+
+    free_frames: int = 40
+    iterations: int = 25
+    window_before: int = 6
+    window_after: int = 19
+    horizons: tuple[float, ...] = (0.5, 1.0)
+    precision: str = "float32"
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """Fitted parameters; ``residuals`` (N,) per-object RMS position error over observed frames
+    (units, NaN for objects never observed); ``fitted`` (N,) bool, False for parked objects;
+    ``quality`` 'good' or 'poor' and the reasons for a poor one in ``flags``."""
+
+    params: PhysicsParams
+    residuals: np.ndarray
+    fitted: np.ndarray
+    quality: str
+    flags: tuple[str, ...]
+
+
+def observed_targets(observation: Observation) -> tuple[np.ndarray, np.ndarray]:
+    """Observed planar positions (F, N, 2) units (0 where unobserved) and a mask (F, N) of frames
+    where an object is visible with finite coordinates."""
+    pos = np.stack([tr.xy for tr in observation.tracks], axis=1)
+    vis = np.stack([tr.visible for tr in observation.tracks], axis=1) & np.isfinite(pos).all(axis=2)
+    return np.where(vis[..., None], pos, 0.0), vis
+
+
+def first_guess(pos: np.ndarray, mask: np.ndarray, yaw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Initial positions (N, 2) units, velocities (N, 2) units/s and yaws (N,) rad at frame 0
+    from each object's first observed frames: positions ``pos`` (F, N, 2), ``mask`` (F, N),
+    observed yaws ``yaw`` (F, N). Objects seen in fewer than two frames are parked."""
+    n = pos.shape[1]
+    x0, v0, yaw0 = np.zeros((n, 2)), np.zeros((n, 2)), np.zeros(n)
+    for i in range(n):
+        frames = np.flatnonzero(mask[:, i])
+        if len(frames) < 2:
+            x0[i] = (PARKED_POSITION[0] + 2.0 * i, PARKED_POSITION[1])
+            continue
+        head = frames[:8]
+        t = head / FPS
+        yaw0[i] = float(np.nan_to_num(yaw[head[0], i]))
+        coef = np.polyfit(t, pos[head, i], 1)
+        v, x_first = coef[0], coef[0] * t[0] + coef[1]
+        speed, t0 = float(np.linalg.norm(v)), float(t[0])
+        if speed > 0.05:
+            direction = v / speed
+            x0[i] = x_first - direction * (speed * t0 + 0.5 * NOMINAL_DECELERATION * t0 ** 2)
+            v0[i] = direction * (speed + NOMINAL_DECELERATION * t0)
+        else:
+            x0[i] = x_first
+    return x0, v0, yaw0
+
+
+class Problem:
+    """One L-BFGS stage over a batch of starts: which parameters vary, their packing, the loss."""
+
+    def __init__(self, base: Model, names: tuple[str, ...], target: np.ndarray, weight: np.ndarray,
+                 collide: bool, precision: str) -> None:
+        self.base, self.names, self.target, self.weight = base, names, target, weight
+        self.collide, self.precision = collide, precision
+        self.live = base.active
+
+    def pack(self, model: Model) -> np.ndarray:
+        return np.concatenate([(np.log(getattr(model, k)) if k == "mass" else getattr(model, k)).ravel()
+                               for k in self.names])
+
+    def unpack(self, theta: np.ndarray) -> Model:
+        values, k = {}, 0
+        for name in self.names:
+            shape = getattr(self.base, name).shape
+            size = int(np.prod(shape))
+            chunk = theta[k:k + size].reshape(shape)
+            values[name] = np.exp(chunk) if name == "mass" else chunk
+            k += size
+        return self.base.with_values(**values)
+
+    def bounds(self) -> list[tuple[float | None, float | None]]:
+        out: list[tuple[float | None, float | None]] = []
+        for name in self.names:
+            out.extend([BOUNDS.get(name, (None, None))] * getattr(self.base, name).size)
+        return out
+
+    def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        model = self.unpack(theta)
+        lg = loss_and_grad(model, self.target, self.weight, self.collide, self.precision)
+        loss = float(lg.loss.sum())
+        grads = []
+        count = np.maximum(self.live.sum(axis=1, keepdims=True), 1)
+        for name in self.names:
+            g = lg.grads[name]
+            if name == "mass":
+                log_m = np.where(self.live, np.log(model.mass), 0.0)
+                mean = log_m.sum(axis=1, keepdims=True) / count
+                loss += PRIOR_WEIGHT * float((log_m ** 2).sum()) + float((mean ** 2).sum())
+                g = g * model.mass + np.where(self.live, 2 * PRIOR_WEIGHT * log_m + 2 * mean / count, 0.0)
+            elif name == "restitution":
+                dev = np.where(self.live, model.restitution - 0.8, 0.0)
+                loss += PRIOR_WEIGHT * float((dev ** 2).sum())
+                g = g + 2 * PRIOR_WEIGHT * dev
+            grads.append(g.ravel())
+        return loss, np.concatenate(grads).astype(float)
+
+    def solve(self, start: Model, iterations: int) -> Model:
+        res = minimize(self.value_and_grad, self.pack(start), jac=True, method="L-BFGS-B", bounds=self.bounds(),
+                       options={"maxiter": iterations, "maxfun": 2 * iterations})
+        return self.unpack(res.x)
+
+
+class WindowProblem:
+    """Mass and restitution from short windows around the observed collisions, all windows and
+    starts in one batch: scene ``s * W + w`` is window w under start s. Each start has its own
+    per-object log masses and restitutions (shared by its windows); each scene its own initial
+    positions and velocities. Friction and yaw stay fixed."""
+
+    def __init__(self, windows: Model, n_starts: int, target: np.ndarray, weight: np.ndarray,
+                 precision: str) -> None:
+        self.base, self.n_starts = windows, n_starts
+        self.n_windows = windows.n_scenes // n_starts
+        self.target, self.weight, self.precision = target, weight, precision
+        self.live = windows.active.any(axis=0)
+        self.n = windows.n_objects
+        self.split = np.cumsum([n_starts * self.n, n_starts * self.n, windows.position.size])
+
+    def pack(self, log_mass: np.ndarray, restitution: np.ndarray, model: Model) -> np.ndarray:
+        return np.concatenate([log_mass.ravel(), restitution.ravel(), model.position.ravel(), model.velocity.ravel()])
+
+    def unpack(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, Model]:
+        lm, e, x, v = np.split(theta, self.split)
+        lm, e = lm.reshape(self.n_starts, self.n), e.reshape(self.n_starts, self.n)
+        model = self.base.with_values(mass=np.repeat(np.exp(lm), self.n_windows, axis=0),
+                                      restitution=np.repeat(e, self.n_windows, axis=0),
+                                      position=x.reshape(self.base.position.shape),
+                                      velocity=v.reshape(self.base.velocity.shape))
+        return lm, e, model
+
+    def losses(self, theta: np.ndarray) -> np.ndarray:
+        """Loss per start (S,), priors included."""
+        lm, e, model = self.unpack(theta)
+        loss = loss_and_grad(model, self.target, self.weight, True, self.precision, with_grad=False).loss
+        return loss.reshape(self.n_starts, self.n_windows).sum(axis=1) + self._prior(lm, e)[0]
+
+    def _prior(self, lm: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Prior loss per start (S,) and its gradients w.r.t. log masses and restitutions (S, N)."""
+        live = self.live[None]
+        count = max(int(self.live.sum()), 1)
+        lm0 = np.where(live, lm, 0.0)
+        mean = lm0.sum(axis=1, keepdims=True) / count
+        dev = np.where(live, e - 0.8, 0.0)
+        loss = PRIOR_WEIGHT * ((lm0 ** 2).sum(axis=1) + (dev ** 2).sum(axis=1)) + mean[:, 0] ** 2
+        g_lm = np.where(live, 2 * PRIOR_WEIGHT * lm0 + 2 * mean / count, 0.0)
+        return loss, g_lm, 2 * PRIOR_WEIGHT * dev
+
+    def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        lm, e, model = self.unpack(theta)
+        lg = loss_and_grad(model, self.target, self.weight, True, self.precision)
+        prior, g_lm, g_e = self._prior(lm, e)
+        shape = (self.n_starts, self.n_windows, self.n)
+        g_mass = (lg.grads["mass"] * model.mass).reshape(shape).sum(axis=1) + g_lm
+        g_rest = lg.grads["restitution"].reshape(shape).sum(axis=1) + g_e
+        grad = np.concatenate([g_mass.ravel(), g_rest.ravel(), lg.grads["position"].ravel(),
+                               lg.grads["velocity"].ravel()])
+        return float(lg.loss.sum() + prior.sum()), grad.astype(float)
+
+    def solve(self, theta: np.ndarray, iterations: int) -> np.ndarray:
+        bounds = ([BOUNDS["mass"]] * (self.n_starts * self.n) + [BOUNDS["restitution"]] * (self.n_starts * self.n)
+                  + [(None, None)] * (2 * self.base.position.size))
+        return minimize(self.value_and_grad, theta, jac=True, method="L-BFGS-B", bounds=bounds,
+                        options={"maxiter": iterations, "maxfun": 2 * iterations}).x
+
+
+def _collision_windows(model: Model, collisions: tuple, pos: np.ndarray, mask: np.ndarray, yaw: np.ndarray,
+                       config: FitConfig) -> tuple[Model, np.ndarray, np.ndarray] | None:
+    """One scene per observed collision: the window from ``before`` frames ahead of it to
+    ``after`` frames past it, starting from states fitted by line to the window's first frames
+    (objects seen in fewer than 3 of its first 6 frames are left out). Returns the windows
+    (W scenes), their targets (W, T, N, 2) and weights (W, T, N), or None without usable ones."""
+    n_frames, n = mask.shape
+    length = config.window_before + config.window_after
+    scenes, targets, weights = [], [], []
+    for event in collisions:
+        start = max(0, min(event.frame - config.window_before, n_frames - length))
+        end = min(n_frames, start + length)
+        if end - start < 8:
+            continue
+        head = mask[start:start + 6].sum(axis=0) >= 3
+        if not all(0 <= i < n and head[i] for i in event.objects):
+            continue
+        x0, v0, yaw0 = first_guess(pos[start:start + 6], mask[start:start + 6], yaw[start:start + 6])
+        active = head & model.active[0]
+        scenes.append(model.with_values(position=np.where(active[:, None], x0, 0.0)[None],
+                                        velocity=np.where(active[:, None], v0, 0.0)[None], yaw=yaw0[None]))
+        scenes[-1] = replace(scenes[-1], active=active[None])
+        t = np.zeros((length, n, 2))
+        w = np.zeros((length, n))
+        t[:end - start] = pos[start:end]
+        w[:end - start] = mask[start:end] & active[None]
+        targets.append(t)
+        weights.append(w)
+    if not scenes:
+        return None
+    weight = np.stack(weights)
+    return Model.stack(scenes), np.stack(targets), weight / max(weight.sum(), 1.0)
+
+
+def _weights(mask: np.ndarray, until: np.ndarray | int) -> np.ndarray:
+    """Weights (F, N): 1/count on observed frames before ``until`` (per object, or one frame)."""
+    frames = np.arange(mask.shape[0])[:, None]
+    w = (mask & (frames < until)).astype(float)
+    return w / max(w.sum(), 1.0)
+
+
+def fit_observation(observation: Observation, config: FitConfig = FitConfig()) -> FitResult:
+    """Fit engine parameters to ``observation`` (see the module docstring)."""
+    n, n_frames = len(observation.objects), observation.n_frames
+    if n == 0 or n_frames < 2:
+        raise ConfigError(f"scene {observation.scene_index}: nothing to fit ({n} objects, {n_frames} frames)")
+    pos, mask = observed_targets(observation)
+    counts = mask.sum(axis=0)
+    if not (counts >= 2).any():
+        raise ConfigError(f"scene {observation.scene_index}: no object is observed in two frames or more")
+    yaws = np.stack([tr.yaw for tr in observation.tracks], axis=1)
+    x0, v0, yaw = first_guess(pos, mask, yaws)
+    active = counts >= 2
+    kinds = np.array([[SHAPES.index(o.shape) for o in observation.objects]], np.int32)
+    base = Model(kind=kinds, active=active[None], mass=np.ones((1, n)), restitution=np.full((1, n), 0.8),
+                 friction=np.full((1, n), NOMINAL_DECELERATION / GRAVITY),
+                 rolling_friction=np.full((1, n), NOMINAL_DECELERATION / GRAVITY * 0.28),
+                 position=x0[None], velocity=v0[None], yaw=yaw[None])
+    first_hit = np.full(n, n_frames)
+    for e in observation.collisions:
+        for i in e.objects:
+            if 0 <= i < n:
+                first_hit[i] = min(first_hit[i], e.frame)
+    first_seen = np.array([np.flatnonzero(mask[:, i])[0] if active[i] else 0 for i in range(n)])
+    free_until = np.minimum(np.maximum(first_hit - 2, first_seen + 3), first_seen + config.free_frames)
+    target = pos[None]
+    free = Problem(base, ("position", "velocity", "friction", "rolling_friction"), target,
+                    _weights(mask, free_until)[None], False, config.precision)
+    model = free.solve(base, config.iterations)
+    windows = _collision_windows(model, observation.collisions, pos, mask, yaws, config)
+    if windows is not None:
+        k = len(RESTITUTION_STARTS)
+        scenes, w_target, w_weight = windows
+        problem = WindowProblem(Model.stack([scenes] * k), k, np.concatenate([w_target] * k),
+                                np.concatenate([w_weight] * k), config.precision)
+        lm0 = np.zeros((k, n))
+        e0 = np.repeat(np.array(RESTITUTION_STARTS)[:, None], n, axis=1)
+        theta = problem.solve(problem.pack(lm0, e0, problem.base), config.iterations)
+        best = int(np.argmin(problem.losses(theta)))
+        lm, e, _ = problem.unpack(theta)
+        model = model.with_values(mass=np.exp(lm[best:best + 1]), restitution=e[best:best + 1])
+    names = ("position", "velocity", "friction", "rolling_friction")
+    for fraction in config.horizons:
+        horizon = max(2, int(round(fraction * n_frames)))
+        model = Problem(model, names, target, _weights(mask, horizon)[None], True,
+                        config.precision).solve(model, config.iterations)
+    return _result(observation, model, pos, mask, config, windows is not None)
+
+
+def _result(obs: Observation, model: Model, pos: np.ndarray, mask: np.ndarray, config: FitConfig,
+            windowed: bool) -> FitResult:
+    """Per-object residuals, the quality flag and the fitted parameters as records."""
+    n = len(obs.objects)
+    active = model.active[0]
+    sim = rollout(model, obs.n_frames, precision=config.precision).position[0]
+    err = np.where(mask, np.sum((np.nan_to_num(sim) - pos) ** 2, axis=2), 0.0)
+    count = mask.sum(axis=0)
+    residuals = np.where(active, np.sqrt(err.sum(axis=0) / np.maximum(count, 1)), np.nan)
+    flags = []
+    unseen = [i for i in range(n) if not active[i]]
+    if unseen:
+        flags.append(f"object(s) {unseen} observed in fewer than 2 frames: parked off the table, parameters are priors")
+    visible = np.stack([tr.visible for tr in obs.tracks], axis=1)
+    bad_rows = int((visible & ~mask).sum())
+    if bad_rows:
+        flags.append(f"{bad_rows} visible object-frame(s) with NaN or infinite positions treated as unobserved")
+    if not obs.collisions:
+        flags.append("no collisions observed: masses and restitutions are priors")
+    elif not windowed:
+        flags.append("no collision seen well enough to fit masses and restitutions: they are priors")
+    poor = [i for i in range(n) if active[i] and not residuals[i] < GOOD_RESIDUAL]
+    if poor:
+        flags.append(f"object(s) {poor} fitted with RMS error above {GOOD_RESIDUAL} units")
+    mass = model.mass[0] / np.exp(np.mean(np.log(model.mass[0][active])))
+    objects = tuple(ObjectParams(i, float(mass[i]), float(model.restitution[0, i]), float(model.friction[0, i]),
+                                 float(model.rolling_friction[0, i]),
+                                 (float(model.position[0, i, 0]), float(model.position[0, i, 1])),
+                                 (float(model.velocity[0, i, 0]), float(model.velocity[0, i, 1])),
+                                 float(model.yaw[0, i]))
+                    for i in range(n))
+    params = PhysicsParams(obs.scene_index, objects, (("gravity", GRAVITY),), ENGINE_NAME)
+    return FitResult(params, residuals, active.copy(), "poor" if flags else "good", tuple(flags))
