@@ -185,15 +185,18 @@ def mask_centre(mask: np.ndarray, camera: Camera, border: int = 2) -> MaskCentre
     return MaskCentre(uv, int(rows.size), any(cut))
 
 
-def mask_position(mask: np.ndarray, shape: str, camera: Camera, occluders: np.ndarray | None = None,
+def mask_position(mask: np.ndarray, shape: str, camera: Camera, lowest: np.ndarray | None = None,
                   contact: int = 3, border: int = 2) -> tuple[np.ndarray, bool]:
     """Table position (2,) of the centre of a ``shape`` seen in a non-empty mask (H, W), and whether
     the mask is truncated by the image border.
 
-    ``occluders`` (H, W) bool marks the pixels of the objects that may hide this one. A whole
-    mask gives its centroid, lifted; a mask that is truncated, or comes within ``contact`` px of
-    an occluder (it may be partly hidden), gives the position whose projected silhouette fits
-    the mask's edges (:func:`silhouette_edges`, :func:`fit_silhouette`) started from that of
+    ``lowest`` (H, W) int gives, for each pixel, the lowest image row reached by a mask covering
+    it among the frame's detections (-1 where none). Objects stand on the table, so the masks
+    that may hide this one are the others reaching as low in the image, less one pixel
+    (nearer the camera, or as near): their pixels are occluders. A whole mask gives its
+    centroid, lifted; a mask that is truncated, or comes within ``contact`` px of an occluder
+    (it may be partly hidden), gives the position whose projected silhouette fits the mask's
+    edges (:func:`silhouette_edges`, :func:`fit_silhouette`) started from that of
     :func:`mask_centre`, leaving out the sides within ``contact`` px of an occluder and within
     ``border`` px of the image border (detector masks may be shifted).
     """
@@ -205,8 +208,8 @@ def mask_position(mask: np.ndarray, shape: str, camera: Camera, occluders: np.nd
     window = (slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)),
               slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)))
     near = np.zeros(mask[window].shape, bool)
-    if occluders is not None:
-        near = binary_dilation(occluders[window], iterations=contact)
+    if lowest is not None:
+        near = binary_dilation((lowest[window] >= rows[-1] - 1) & ~mask[window], iterations=contact)
     if centre.truncated or (near & mask[window]).any():
         rr, cc = np.ogrid[window[0], window[1]]
         near |= (rr < border) | (rr >= h - border) | (cc < border) | (cc >= w - border)

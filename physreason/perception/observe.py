@@ -44,11 +44,11 @@ class PerceptionConfig:
 def detections(proposals: Proposals, camera: Camera, n_frames: int, min_score: float = 0.0) -> list[list[Detection]]:
     """Lifted detections per frame, ``result[t]`` for t in 0..n_frames-1.
 
-    Every mask is lifted by :func:`.lifting.mask_position`; the masks that may hide an object
-    are those of the frame's other detections reaching as low in the image, less one pixel
-    (objects standing on the table nearer the camera, or as near). Raises :class:`FormatError` for a frame index outside the
-    video, a repeated frame, or a mask whose size is not the camera's image size; empty masks
-    and detections scoring below ``min_score`` are skipped.
+    Every mask is lifted by :func:`.lifting.mask_position`, which is told the lowest image row
+    reached by the frame's masks at each pixel (to find the ones that may hide it). Raises
+    :class:`FormatError` for a frame index outside the video, a repeated frame, or a mask whose
+    size is not the camera's image size; empty masks and detections scoring below
+    ``min_score`` are skipped.
     """
     out: list[list[Detection]] = [[] for _ in range(n_frames)]
     seen: set[int] = set()
@@ -69,15 +69,14 @@ def detections(proposals: Proposals, camera: Camera, n_frames: int, min_score: f
             mask = obj.mask()
             if mask.any():
                 masks.append((j, mask))
-        bottoms = [int(np.flatnonzero(mask.any(axis=1))[-1]) for _, mask in masks]
-        front = np.full((camera.height, camera.width), -1)
-        for (_, mask), bottom in zip(masks, bottoms):
-            front[mask] = np.maximum(front[mask], bottom)
-        for (j, mask), bottom in zip(masks, bottoms):
+        lowest = np.full((camera.height, camera.width), -1)
+        for _, mask in masks:
+            lowest[mask] = np.maximum(lowest[mask], np.flatnonzero(mask.any(axis=1))[-1])
+        for j, mask in masks:
             obj = fr.objects[j]
             if obj.score < min_score:
                 continue
-            xy, truncated = mask_position(mask, obj.shape, camera, (front >= bottom - 1) & ~mask)
+            xy, truncated = mask_position(mask, obj.shape, camera, lowest)
             out[fr.frame_index].append(Detection(fr.frame_index, xy, obj.color, obj.material, obj.shape,
                                                  obj.score, truncated, index=j))
     return out
@@ -95,8 +94,10 @@ def observe(proposals: Proposals, camera: Camera, n_frames: int, scene_index: in
     tracklets = track(detections(proposals, camera, n_frames, config.min_score), config.tracker)
     objects, tracks, positions, velocities, visible = [], [], [], [], []
     for tr in tracklets:
-        agree = [(d.color, d.material, d.shape) == tr.key for d in tr.detections]
-        est = smooth_track(np.asarray(tr.frames)[agree], np.array([d.xy for d, a in zip(tr.detections, agree) if a]),
+        agree = np.array([(d.color, d.material, d.shape) == tr.key for d in tr.detections])
+        if not agree.any():  # attributes are voted one by one: no detection need have the triple
+            agree[:] = True
+        est = smooth_track(np.asarray(tr.frames)[agree], np.array([d.xy for d in tr.detections])[agree],
                            n_frames, camera, config.window, config.polyorder, config.max_gap)
         vis = clean_visibility(est.visible, config.min_run)
         if not vis.any():
