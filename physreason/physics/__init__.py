@@ -6,7 +6,10 @@
 - :mod:`~physreason.physics.step`: the time step and the Taichi kernels running whole rollouts;
 - :mod:`~physreason.physics.state`: sampled trajectories and collision events;
 - :mod:`~physreason.physics.engine`: rollouts and losses with gradients for batches;
-- :mod:`~physreason.physics.runtime`: Taichi start-up (CPU by default).
+- :mod:`~physreason.physics.runtime`: Taichi start-up (CPU by default);
+- :mod:`~physreason.physics.fit`: fitting initial states, mass ratios, restitution and friction
+  to observed tracks (curriculum, batched starts, residuals and a quality flag);
+- :mod:`~physreason.physics.rollout`: predictive and counterfactual worlds from fitted parameters.
 
 This package imports only the dataset records, never perception or reasoning.
 """

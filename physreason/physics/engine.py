@@ -140,6 +140,8 @@ def loss_and_grad(model: Model, target: np.ndarray, weight: np.ndarray, collide:
     sim.initialize.grad(b, n)
     fields = {"mass": sim.mass, "restitution": sim.restitution, "friction": sim.friction,
               "rolling_friction": sim.rolling, "position": sim.x0, "velocity": sim.v0, "yaw": sim.yaw0}
-    grads = {name: f.grad.to_numpy()[:b, :n].astype(float) * model.active[(...,) + (None,) * (f.grad.to_numpy().ndim - 2)]
-             for name, f in fields.items()}
+    grads = {}
+    for name, f in fields.items():
+        g = f.grad.to_numpy()[:b, :n].astype(float)
+        grads[name] = g * model.active[(...,) + (None,) * (g.ndim - 2)]
     return LossGrad(loss, grads)

@@ -18,9 +18,9 @@ fit runs a curriculum, as VRDP does, but on the Taichi engine:
    state and friction again, mass and restitution fixed, so that the whole-video rollout used
    for counterfactuals follows the tracks.
 
-Each stage is L-BFGS-B (scipy) on the masked mean squared position error (units²), with bounds
-and weak priors (log mass towards 0, restitution towards 0.8) that only matter where the data say
-nothing, e.g. an object that never collides. Masses are only known up to one common factor:
+Each stage is L-BFGS-B (scipy) on the masked mean squared position error (units²), with bounds;
+the window stage adds weak priors (log mass towards 0, restitution towards 0.8) that only matter
+where the data say nothing, e.g. an object that never collides. Masses are only known up to one common factor:
 the fit works on log masses whose mean is held at 0 by a penalty, and the result is scaled so
 that the geometric mean of the fitted masses is 1 (only mass ratios mean anything).
 
@@ -124,25 +124,26 @@ def first_guess(pos: np.ndarray, mask: np.ndarray, yaw: np.ndarray) -> tuple[np.
 
 
 class Problem:
-    """One L-BFGS stage over a batch of starts: which parameters vary, their packing, the loss."""
+    """One L-BFGS stage of initial state and friction (no mass or restitution: those come from
+    :class:`WindowProblem`): which parameters vary, their packing, bounds and the loss."""
 
     def __init__(self, base: Model, names: tuple[str, ...], target: np.ndarray, weight: np.ndarray,
                  collide: bool, precision: str) -> None:
+        if {"mass", "restitution"} & set(names):
+            raise ConfigError("Problem fits initial state and friction only; mass and restitution go "
+                              "through WindowProblem")
         self.base, self.names, self.target, self.weight = base, names, target, weight
         self.collide, self.precision = collide, precision
-        self.live = base.active
 
     def pack(self, model: Model) -> np.ndarray:
-        return np.concatenate([(np.log(getattr(model, k)) if k == "mass" else getattr(model, k)).ravel()
-                               for k in self.names])
+        return np.concatenate([getattr(model, k).ravel() for k in self.names])
 
     def unpack(self, theta: np.ndarray) -> Model:
         values, k = {}, 0
         for name in self.names:
             shape = getattr(self.base, name).shape
             size = int(np.prod(shape))
-            chunk = theta[k:k + size].reshape(shape)
-            values[name] = np.exp(chunk) if name == "mass" else chunk
+            values[name] = theta[k:k + size].reshape(shape)
             k += size
         return self.base.with_values(**values)
 
@@ -153,24 +154,8 @@ class Problem:
         return out
 
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        model = self.unpack(theta)
-        lg = loss_and_grad(model, self.target, self.weight, self.collide, self.precision)
-        loss = float(lg.loss.sum())
-        grads = []
-        count = np.maximum(self.live.sum(axis=1, keepdims=True), 1)
-        for name in self.names:
-            g = lg.grads[name]
-            if name == "mass":
-                log_m = np.where(self.live, np.log(model.mass), 0.0)
-                mean = log_m.sum(axis=1, keepdims=True) / count
-                loss += PRIOR_WEIGHT * float((log_m ** 2).sum()) + float((mean ** 2).sum())
-                g = g * model.mass + np.where(self.live, 2 * PRIOR_WEIGHT * log_m + 2 * mean / count, 0.0)
-            elif name == "restitution":
-                dev = np.where(self.live, model.restitution - 0.8, 0.0)
-                loss += PRIOR_WEIGHT * float((dev ** 2).sum())
-                g = g + 2 * PRIOR_WEIGHT * dev
-            grads.append(g.ravel())
-        return loss, np.concatenate(grads).astype(float)
+        lg = loss_and_grad(self.unpack(theta), self.target, self.weight, self.collide, self.precision)
+        return float(lg.loss.sum()), np.concatenate([lg.grads[name].ravel() for name in self.names]).astype(float)
 
     def solve(self, start: Model, iterations: int) -> Model:
         res = minimize(self.value_and_grad, self.pack(start), jac=True, method="L-BFGS-B", bounds=self.bounds(),
@@ -242,8 +227,8 @@ class WindowProblem:
 
 def _collision_windows(model: Model, collisions: tuple, pos: np.ndarray, mask: np.ndarray, yaw: np.ndarray,
                        config: FitConfig) -> tuple[Model, np.ndarray, np.ndarray] | None:
-    """One scene per observed collision: the window from ``before`` frames ahead of it to
-    ``after`` frames past it, starting from states fitted by line to the window's first frames
+    """One scene per observed collision: the window from ``config.window_before`` frames ahead of
+    it to ``config.window_after`` frames past it (shifted to fit the video), starting from states fitted by line to the window's first frames
     (objects seen in fewer than 3 of its first 6 frames are left out). Returns the windows
     (W scenes), their targets (W, T, N, 2) and weights (W, T, N), or None without usable ones."""
     n_frames, n = mask.shape
@@ -306,8 +291,9 @@ def fit_observation(observation: Observation, config: FitConfig = FitConfig()) -
     first_seen = np.array([np.flatnonzero(mask[:, i])[0] if active[i] else 0 for i in range(n)])
     free_until = np.minimum(np.maximum(first_hit - 2, first_seen + 3), first_seen + config.free_frames)
     target = pos[None]
-    free = Problem(base, ("position", "velocity", "friction", "rolling_friction"), target,
-                    _weights(mask, free_until)[None], False, config.precision)
+    span = int(free_until.max())  # frames simulated: none past the last weighted one
+    free = Problem(base, ("position", "velocity", "friction", "rolling_friction"), target[:, :span],
+                   _weights(mask, free_until)[None, :span], False, config.precision)
     model = free.solve(base, config.iterations)
     windows = _collision_windows(model, observation.collisions, pos, mask, yaws, config)
     if windows is not None:
@@ -324,7 +310,7 @@ def fit_observation(observation: Observation, config: FitConfig = FitConfig()) -
     names = ("position", "velocity", "friction", "rolling_friction")
     for fraction in config.horizons:
         horizon = max(2, int(round(fraction * n_frames)))
-        model = Problem(model, names, target, _weights(mask, horizon)[None], True,
+        model = Problem(model, names, target[:, :horizon], _weights(mask, horizon)[None, :horizon], True,
                         config.precision).solve(model, config.iterations)
     return _result(observation, model, pos, mask, config, windows is not None)
 

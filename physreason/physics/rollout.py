@@ -27,7 +27,7 @@ from physreason.errors import ConfigError
 from physreason.physics.engine import rollout
 from physreason.physics.fit import FitConfig, FitResult, Problem, first_guess, observed_targets
 from physreason.physics.model import Model
-from physreason.physics.state import State
+from physreason.physics.state import COLLISION_GAP_FRAMES, State
 
 CHANGEABLE = ("mass", "restitution", "friction")
 """Parameters a counterfactual :class:`Change` may set."""
@@ -115,9 +115,12 @@ def predict(observation: Observation, fit: FitResult, n_future: int = N_FUTURE_F
         problem = Problem(model, ("position", "velocity"), window_pos[None], weight[None], True, config.precision)
         model = problem.solve(model, config.iterations)
     late = rollout(model, total - start, precision=config.precision)
+    before = tuple(e for e in early.collisions[0] if e.frame < start)
+    recent = {e.objects for e in before if e.frame >= start - COLLISION_GAP_FRAMES}
+    after = tuple(replace(e, frame=e.frame + start) for e in late.collisions[0]
+                  if not (e.objects in recent and e.frame <= COLLISION_GAP_FRAMES))  # one contact, not two
     state = State(np.concatenate([early.position[:, :start], late.position], axis=1),
                   np.concatenate([early.velocity[:, :start], late.velocity], axis=1),
                   np.concatenate([early.yaw[:, :start], late.yaw], axis=1), late.active,
-                  (tuple(e for e in early.collisions[0] if e.frame < start)
-                   + tuple(replace(e, frame=e.frame + start) for e in late.collisions[0]),))
+                  (before + after,))
     return World(_observation(observation.scene_index, objects, state, observation.camera), "factual")
