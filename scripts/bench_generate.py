@@ -45,17 +45,19 @@ def main() -> None:
             parallel = time.perf_counter() - t0
 
     print(f"{'video':>5} {'objects':>7} {'collisions':>10} {'entering':>8} {'simulate s':>10} {'render s':>8} "
-          f"{'write s':>7} {'total s':>7}")
+          f"{'questions s':>11} {'write s':>7} {'total s':>7}")
     for r in rows:
-        total = r.simulate_s + r.render_s + r.write_s
+        total = r.simulate_s + r.render_s + r.questions_s + r.write_s
         print(f"{r.index:>5} {r.n_objects:>7} {r.n_collisions:>10} {r.n_entering:>8} {r.simulate_s:>10.2f} "
-              f"{r.render_s:>8.2f} {r.write_s:>7.2f} {total:>7.2f}")
+              f"{r.render_s:>8.2f} {r.questions_s:>11.2f} {r.write_s:>7.2f} {total:>7.2f}")
     sim = statistics.mean(r.simulate_s for r in rows)
     ren = statistics.mean(r.render_s for r in rows)
+    que = statistics.mean(r.questions_s for r in rows)
     wri = statistics.mean(r.write_s for r in rows)
     per_video = serial / len(rows)
     line = (f"generate {args.width}x{args.height}, 128+50 frames: {per_video:.2f} s/video on 1 worker "
-            f"(simulate {sim:.2f}, render {ren:.2f}, write {wri:.2f}), {3600 / per_video:.0f} videos/h")
+            f"(simulate {sim:.2f}, render {ren:.2f}, questions {que:.2f}, write {wri:.2f}), "
+            f"{3600 / per_video:.0f} videos/h")
     if parallel is not None:
         line += f"; {args.workers} workers: {3600 * len(rows) / parallel:.0f} videos/h"
     print(line)
