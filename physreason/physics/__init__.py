@@ -13,3 +13,8 @@
 
 This package imports only the dataset records, never perception or reasoning.
 """
+
+import os
+
+# Taichi prints a version banner on stdout when imported; keep the command's output to its own.
+os.environ.setdefault("ENABLE_TAICHI_HEADER_PRINT", "false")
