@@ -141,14 +141,17 @@ class Event:
                    tuple(v.get_vector(d, "location", path, where, 3)))  # type: ignore[arg-type]
 
 
+def switch_events(object_id: int, visible: np.ndarray, first_frame: int = 0) -> list[Event]:
+    """``in``/``out`` events where one object's visibility (T,) bool switches, at the first frame
+    of the new state (frame ``first_frame`` is row 0)."""
+    vis = np.asarray(visible).astype(np.int8)
+    return [Event("in" if vis[i] else "out", int(i) + first_frame, (object_id,))
+            for i in np.flatnonzero(np.diff(vis)) + 1]
+
+
 def visibility_events(tracks: tuple[Track, ...]) -> list[Event]:
-    """``in``/``out`` events where an object's visibility switches, at the first frame of the new state."""
-    events = []
-    for tr in tracks:
-        vis = tr.visible.astype(np.int8)
-        for i in np.flatnonzero(np.diff(vis)) + 1:
-            events.append(Event("in" if vis[i] else "out", int(i) + tr.first_frame, (tr.object_id,)))
-    return events
+    """The :func:`switch_events` of every track."""
+    return [e for tr in tracks for e in switch_events(tr.object_id, tr.visible, tr.first_frame)]
 
 
 def sort_events(events: list[Event]) -> tuple[Event, ...]:

@@ -31,7 +31,7 @@ from physreason.datasets.layout import KINDS, DatasetLayout, find_files
 from physreason.datasets.proposals import ProposalFrame, ProposalObject, Proposals, write_proposals
 from physreason.datasets.questions import QuestionFile, read_questions, write_questions
 from physreason.datasets.records import (Counterfactuals, CounterfactualOutcome, Observation, Track, World,
-                                         sort_events, visibility_events)
+                                         sort_events, switch_events)
 from physreason.datasets.rle import encode
 from physreason.datasets.video import write_video
 from physreason.datasets.vocab import FPS, N_FUTURE_FRAMES, N_OBSERVED_FRAMES
@@ -121,10 +121,8 @@ def counterfactuals(scene_index: int, scene: Scene, camera: Camera, n_frames: in
     for k in range(len(scene.objects)):
         rollout = simulate(scene.objects, scene.params, n_frames, removed=(k,))
         visible = camera.in_view(rollout.position)
-        zeros = np.zeros((n_frames, 3))
-        tracks = tuple(Track(j, zeros, zeros, zeros, zeros, visible[:, j])
-                       for j in range(len(scene.objects)) if j != k)
-        events = sort_events(list(rollout.collisions) + visibility_events(tracks))
+        switches = [e for j in range(len(scene.objects)) if j != k for e in switch_events(j, visible[:, j])]
+        events = sort_events(list(rollout.collisions) + switches)
         outcomes.append(CounterfactualOutcome(k, (), events))
     return Counterfactuals(scene_index, n_frames, tuple(outcomes))
 
