@@ -17,8 +17,7 @@ $(STAMP): pyproject.toml scripts/system_deps.sh
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/physreason generate --out out/demo --videos 4 --seed 0
-	$(BIN)/physreason summary out/demo
+	$(BIN)/physreason demo --out out/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

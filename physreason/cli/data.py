@@ -5,20 +5,25 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from physreason.execution import add_backend_arguments
+
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from physreason.datasets.generator.generate import GenerateConfig, generate_videos
+    from physreason.execution import backend_from_args, report_failures
 
-    from physreason.datasets.generator.generate import GenerateConfig, generate_dataset
-
+    backend = backend_from_args(args)
     config = GenerateConfig(out=Path(args.out), n_videos=args.videos, seed=args.seed, n_frames=args.frames,
-                            n_future=args.future, width=args.width, height=args.height, workers=args.workers,
+                            n_future=args.future, width=args.width, height=args.height, workers=backend.workers,
                             start=args.start, questions=not args.no_questions)
-    with tqdm(total=config.n_videos, unit="video", disable=args.quiet, desc="generate") as bar:
-        summaries = generate_dataset(config, on_done=lambda s: bar.update(1))
-    made = [s for s in summaries if not s.skipped]
-    print(f"{len(made)} videos generated, {len(summaries) - len(made)} already complete, in {args.out}")
-    return 0
+    with backend:
+        results = generate_videos(config, backend, quiet=args.quiet)
+    made = [r for r in results if r.ok and not r.value.skipped]
+    skipped = [r for r in results if r.ok and r.value.skipped]
+    failed = len(results) - len(made) - len(skipped)
+    print(f"{len(made)} videos generated, {len(skipped)} already complete" + (f", {failed} failed" if failed else "")
+          + f", in {args.out}")
+    return report_failures(results, "video")
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
@@ -40,10 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--future", type=int, default=50, help="held-out future frames simulated after them")
     gen.add_argument("--width", type=int, default=480)
     gen.add_argument("--height", type=int, default=320)
-    gen.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     gen.add_argument("--no-questions", action="store_true",
                      help="skip the question files (per video and the combined questions.json)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_backend_arguments(gen)
     gen.set_defaults(func=_cmd_generate)
 
     summ = sub.add_parser("summary", help="summarise the annotations of a dataset directory")

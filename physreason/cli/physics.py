@@ -6,12 +6,48 @@ import argparse
 
 from physreason.cli.objects import find_object
 from physreason.errors import ConfigError
+from physreason.execution import add_backend_arguments
+
+
+def _cmd_fit_dir(args: argparse.Namespace) -> int:
+    """``physreason fit DIR --out OUTDIR``: every annotation of DIR, one task per video."""
+    from functools import partial
+    from pathlib import Path
+
+    from physreason.execution import backend_from_args, report_failures, run_videos
+    from physreason.execution.tasks import annotation_index, fit_video
+
+    root, out = Path(args.annotation).resolve(), Path(args.out).resolve()
+    if out == root:
+        raise ConfigError(f"--out {args.out}: give another directory (the fitted physics would replace "
+                          f"{root}'s ground-truth physics files)")
+    if out.is_file():
+        raise ConfigError(f"--out {args.out}: a directory is needed to fit a directory")
+    indices = sorted(annotation_index(str(root)))
+    if not indices:
+        raise ConfigError(f"{args.annotation}: no annotation_NNNNN.json files found")
+    with backend_from_args(args) as backend:
+        results = run_videos(partial(fit_video, root=str(root), out=str(out)), indices, backend, desc="fit",
+                             quiet=args.quiet)
+    done = [r.value for r in results if r.ok and not r.value.skipped]
+    skipped = sum(1 for r in results if r.ok and r.value.skipped)
+    poor = sum(1 for s in done if s.quality != "good")
+    failed = sum(1 for r in results if not r.ok)
+    print(f"{len(done)} videos fitted ({poor} poor), {skipped} already fitted"
+          + (f", {failed} failed" if failed else "") + f"; physics files under {args.out}")
+    return report_failures(results, "video")
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from physreason.datasets import files
     from physreason.physics.fit import fit_observation
 
+    if Path(args.annotation).is_dir():
+        return _cmd_fit_dir(args)
+    if getattr(args, "backend", "local") != "local" or getattr(args, "address", None):
+        raise ConfigError("--backend and --address apply to a directory of annotations (physreason fit DIR)")
     obs = files.read_annotation(args.annotation)
     result = fit_observation(obs)
     files.write_physics(args.out, result.params)
@@ -24,16 +60,27 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from physreason.datasets import files
     from physreason.datasets.records import Change
     from physreason.datasets.vocab import N_FUTURE_FRAMES
-    from physreason.physics.fit import fit_observation
-    from physreason.physics.rollout import simulate_world
+    from physreason.physics.fit import FitResult, fit_observation, observed_targets
+    from physreason.physics.predictions import write_predictions
+    from physreason.physics.rollout import counterfactual_worlds, predict
 
     if args.factor <= 0 or (args.frames is not None and args.frames < 0):
         raise ConfigError(f"need --factor > 0 and --frames >= 0, got {args.factor} and {args.frames}")
+    if not args.out and not args.predictions:
+        raise ConfigError("give --out WORLD.json (with --remove, --heavier, --lighter or --set) or --predictions FILE")
     obs = files.read_annotation(args.annotation)
-    params = files.read_physics(args.params) if args.params else fit_observation(obs).params
+    if args.params:
+        params = files.read_physics(args.params)
+        observed = observed_targets(obs)[1].sum(axis=0) >= 2
+        fit = FitResult(params, np.full(len(obs.objects), np.nan), observed, "good", ())
+    else:
+        fit = fit_observation(obs)
+        params = fit.params
     by_id = {p.object_id: p for p in params.objects}
     removed = find_object(obs.objects, args.remove) if args.remove else None
     changes = []
@@ -49,30 +96,40 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             changes.append(Change(find_object(obs.objects, target), name, float(value)))
         except ValueError:
             raise ConfigError(f"--set '{spec}': '{value}' is not a number") from None
-    if removed is None and not changes:
-        raise ConfigError("give --remove, --heavier, --lighter or --set")
-    n_frames = obs.n_frames + (N_FUTURE_FRAMES if args.frames is None else args.frames)
-    factual = simulate_world(obs.objects, params, n_frames, obs.camera)
-    world = simulate_world(obs.objects, params, n_frames, obs.camera, removed, tuple(changes))
-    files.write_world(args.out, world)
-    before = {(e.objects, e.frame) for e in factual.observation.collisions}
-    after = {(e.objects, e.frame) for e in world.observation.collisions}
-    pairs_before, pairs_after = {p for p, _ in before}, {p for p, _ in after}
-    name = {o.id: o.describe() for o in obs.objects}
-    for pair in sorted(pairs_before | pairs_after):
-        status = ("no longer happens" if pair not in pairs_after else "new" if pair not in pairs_before else None)
-        if status:
-            print(f"collision {name[pair[0]]} - {name[pair[1]]}: {status}")
-    print(f"{len(pairs_before)} colliding pairs before, {len(pairs_after)} after; world written to {args.out}")
+    n_future = N_FUTURE_FRAMES if args.frames is None else args.frames
+    n_frames = obs.n_frames + n_future
+    if args.out:
+        if removed is None and not changes:
+            raise ConfigError("give --remove, --heavier, --lighter or --set")
+        factual, world = counterfactual_worlds(obs, fit, [(None, ()), (removed, tuple(changes))], n_frames)
+        files.write_world(args.out, world)
+        pairs_before = {e.objects for e in factual.observation.collisions}
+        pairs_after = {e.objects for e in world.observation.collisions}
+        name = {o.id: o.describe() for o in obs.objects}
+        for pair in sorted(pairs_before | pairs_after):
+            status = ("no longer happens" if pair not in pairs_after else "new" if pair not in pairs_before else None)
+            if status:
+                print(f"collision {name[pair[0]]} - {name[pair[1]]}: {status}")
+        print(f"{len(pairs_before)} colliding pairs before, {len(pairs_after)} after; world written to {args.out}")
+    if args.predictions:
+        worlds = [predict(obs, fit, n_future)] + counterfactual_worlds(
+            obs, fit, [(k, ()) for k in range(len(obs.objects))], n_frames)
+        write_predictions(args.predictions, obs.scene_index, obs.objects, worlds)
+        print(f"predictions (factual and {len(obs.objects)} counterfactual worlds, {n_frames} frames) "
+              f"written to {args.predictions}")
     return 0
-
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's commands to the ``physreason`` parser."""
-    fit = sub.add_parser("fit", help="fit physical parameters to an annotated video's tracks")
-    fit.add_argument("annotation", help="annotation_XXXXX.json of the video")
-    fit.add_argument("--out", required=True, help="where to write the fitted physics (PARAMS.json)")
+    fit = sub.add_parser("fit", help="fit physical parameters to an annotated video's tracks (or a directory's)")
+    fit.add_argument("annotation", help="annotation_XXXXX.json of the video, or a dataset directory (every "
+                                        "annotation in it, one task per video)")
+    fit.add_argument("--out", required=True, help="where to write the fitted physics: PARAMS.json for one video; "
+                                                  "for a directory, an output directory (physics/ in CLEVRER layout; "
+                                                  "videos already fitted there are skipped)")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar (directory mode)")
+    add_backend_arguments(fit)
     fit.set_defaults(func=_cmd_fit)
 
     sim = sub.add_parser("simulate", help="simulate a counterfactual world of an annotated video")
@@ -85,5 +142,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sim.add_argument("--set", action="append", default=[],
                      help="'OBJECT PARAMETER=VALUE' with PARAMETER mass, restitution or friction")
     sim.add_argument("--frames", type=int, help="frames past the video (default 50, 2 s)")
-    sim.add_argument("--out", required=True, help="where to write the world (WORLD.json)")
+    sim.add_argument("--out", help="where to write the world (WORLD.json)")
+    sim.add_argument("--predictions", help="also write the factual prediction and every object-removed world "
+                                           "in VRDP / NS-DR's predictions layout (sim_XXXXX.json)")
     sim.set_defaults(func=_cmd_simulate)

@@ -251,7 +251,8 @@ def _smooth_segment(xy: np.ndarray, window: int, polyorder: int) -> tuple[np.nda
 
 
 def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, camera: Camera,
-                 window: int = 5, polyorder: int = 2, max_gap: int = 10) -> TrackEstimate:
+                 window: int = 5, polyorder: int = 2, max_gap: int = 10,
+                 interior: np.ndarray | None = None) -> TrackEstimate:
     """Smooth one track's measurements and fill every frame of the video.
 
     ``frames`` (K,) increasing frame indices, ``xy`` (K, 2) lifted measurements in table units.
@@ -262,7 +263,10 @@ def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, camera: Came
     are interpolated likewise). A frame is visible if its (smoothed, interpolated or
     extrapolated) centre projects inside the image and it lies between the track's first and
     last detection with no gap longer than ``max_gap`` frames, the video's first and last
-    frames counting as detections (an object may be missed there too).
+    frames counting as detections (an object may be missed there too). ``interior`` (K,) bool
+    optionally marks measurements of an object wholly inside the image: a gap of any length
+    between two such measurements stays visible (an object in mid-table that is missed for
+    long is hidden behind another, not gone; it can only leave through the image border).
     """
     frames = np.asarray(frames, dtype=int)
     f_use, xy_use = frames, np.asarray(xy, float)
@@ -278,8 +282,9 @@ def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, camera: Came
     position[before] = pos_m[0] + np.outer(t[before] - f_use[0], vel_m[0]) / FPS
     position[after] = pos_m[-1] + np.outer(t[after] - f_use[-1], vel_m[-1]) / FPS
     detected = np.zeros(n_frames, bool)
-    for a, b in zip(frames[:-1], frames[1:]):
-        if b - a <= max_gap + 1:
+    inner = np.zeros(len(frames), bool) if interior is None else np.asarray(interior, bool)
+    for k, (a, b) in enumerate(zip(frames[:-1], frames[1:])):
+        if b - a <= max_gap + 1 or (inner[k] and inner[k + 1]):
             detected[a:b + 1] = True
     detected[frames] = True
     if frames[0] <= max_gap:

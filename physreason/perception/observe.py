@@ -19,14 +19,20 @@ from physreason.datasets.records import ObjectInfo, Observation, Track
 from physreason.errors import ConfigError, FormatError
 from physreason.perception.events import clean_visibility, collision_candidates
 from physreason.perception.lifting import CENTRE_HEIGHT, mask_position, smooth_track
-from physreason.perception.tracking import Detection, TrackerConfig, track
+from physreason.perception.tracking import ATTRIBUTES, VOCABULARY, Detection, TrackerConfig, track
 
 
 @dataclass(frozen=True)
 class PerceptionConfig:
     """Settings of :func:`observe`: the tracker's, ``min_score`` below which detections are
     ignored, the smoother's ``window`` (odd, frames) and ``polyorder``, ``max_gap`` frames of
-    missed detections still counted as visible, and the in/out hysteresis ``min_run`` (frames)."""
+    missed detections still counted as visible, the in/out hysteresis ``min_run`` (frames), and
+    ``min_agreement``: with classifier probabilities, a detection joins its track's smoothing if
+    it scores at least ``trusted_score`` or gives each of the track's voted attribute values at
+    least ``min_agreement`` probability;
+    ``interior_margin`` (px): a detection whose mask is not truncated and whose centre projects
+    this far inside the image is *interior*, and a gap of any length between two interior
+    detections is bridged as visible (the object was hidden, not gone)."""
 
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     min_score: float = 0.05
@@ -34,6 +40,9 @@ class PerceptionConfig:
     polyorder: int = 2
     max_gap: int = 10
     min_run: int = 3
+    min_agreement: float = 0.1
+    trusted_score: float = 0.5
+    interior_margin: float = 20.0
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.window % 2 == 0 or not 0 <= self.polyorder < self.window:
@@ -78,8 +87,39 @@ def detections(proposals: Proposals, camera: Camera, n_frames: int, min_score: f
                 continue
             xy, truncated = mask_position(mask, obj.shape, camera, lowest)
             out[fr.frame_index].append(Detection(fr.frame_index, xy, obj.color, obj.material, obj.shape,
-                                                 obj.score, truncated, index=j))
+                                                 obj.score, truncated, index=j,
+                                                 probs=_attribute_probs(obj.extra.get("attribute_probs"), i, j)))
     return out
+
+
+def _attribute_probs(data: object, i: int, j: int) -> dict[str, np.ndarray] | None:
+    """The optional ``attribute_probs`` of a proposal object (our detector writes them):
+    ``{"color": [8 probabilities], "material": [2], "shape": [3]}`` in vocabulary order."""
+    if data is None:
+        return None
+    where = f"frames[{i}].objects[{j}].attribute_probs"
+    if not isinstance(data, dict):
+        raise FormatError("<proposals>", where, f"expected an object, got {type(data).__name__}")
+    out = {}
+    for a, vocab in VOCABULARY.items():
+        values = data.get(a)
+        arr = np.asarray(values, float) if isinstance(values, list) else None
+        if arr is None or arr.shape != (len(vocab),) or not np.isfinite(arr).all() or (arr < 0).any():
+            raise FormatError("<proposals>", f"{where}.{a}", f"expected {len(vocab)} non-negative probabilities")
+        out[a] = arr
+    return out
+
+
+def _agrees(det: Detection, key: tuple[str, str, str], min_probability: float, trusted_score: float) -> bool:
+    """Whether a detection is consistent with its track's voted triple: the same labels, or,
+    with classifier probabilities, a detector score of at least ``trusted_score`` (the
+    attributes of one crop may be wrong, the object is still there) or at least
+    ``min_probability`` for each voted value."""
+    if det.probs is None:
+        return (det.color, det.material, det.shape) == key
+    if det.score >= trusted_score:
+        return True
+    return all(det.probability(a, v) >= min_probability for a, v in zip(ATTRIBUTES, key))
 
 
 def observe(proposals: Proposals, camera: Camera, n_frames: int, scene_index: int,
@@ -94,11 +134,15 @@ def observe(proposals: Proposals, camera: Camera, n_frames: int, scene_index: in
     tracklets = track(detections(proposals, camera, n_frames, config.min_score), config.tracker)
     objects, tracks, positions, velocities, visible = [], [], [], [], []
     for tr in tracklets:
-        agree = np.array([(d.color, d.material, d.shape) == tr.key for d in tr.detections])
+        agree = np.array([_agrees(d, tr.key, config.min_agreement, config.trusted_score) for d in tr.detections])
         if not agree.any():  # attributes are voted one by one: no detection need have the triple
             agree[:] = True
-        est = smooth_track(np.asarray(tr.frames)[agree], np.array([d.xy for d in tr.detections])[agree],
-                           n_frames, camera, config.window, config.polyorder, config.max_gap)
+        kept = [d for d, ok in zip(tr.detections, agree) if ok]
+        interior = np.array([not d.truncated and camera.in_view(np.append(d.xy, CENTRE_HEIGHT)[None],
+                                                                margin=-config.interior_margin)[0]
+                             for d in kept])
+        est = smooth_track(np.asarray(tr.frames)[agree], np.array([d.xy for d in kept]),
+                           n_frames, camera, config.window, config.polyorder, config.max_gap, interior)
         vis = clean_visibility(est.visible, config.min_run)
         if not vis.any():
             continue

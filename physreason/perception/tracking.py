@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from physreason.datasets.vocab import FPS
+from physreason.datasets.vocab import COLORS, FPS, MATERIALS, SHAPES
 from physreason.errors import ConfigError
 
 ATTRIBUTES: tuple[str, ...] = ("color", "material", "shape")
+VOCABULARY: dict[str, tuple[str, ...]] = {"color": COLORS, "material": MATERIALS, "shape": SHAPES}
 _INFEASIBLE = 1e6
 
 
@@ -43,6 +44,16 @@ class Detection:
     truncated: bool = False
     feature: np.ndarray | None = None
     index: int = 0
+    probs: dict[str, np.ndarray] | None = None
+    """Optional classifier probabilities per attribute, aligned with the vocabulary
+    (``COLORS``, ``MATERIALS``, ``SHAPES``); when given, votes are soft (score × probability)."""
+
+    def probability(self, attribute: str, value: str) -> float:
+        """The classifier's probability of ``value`` (1 or 0 from the hard label when no probs)."""
+        if self.probs is None:
+            return float(getattr(self, attribute) == value)
+        vocab = VOCABULARY[attribute]
+        return float(self.probs[attribute][vocab.index(value)]) if value in vocab else 0.0
 
 
 @dataclass(frozen=True)
@@ -122,7 +133,11 @@ class Tracklet:
         self.detections.append(det)
         weight = max(det.score, 1e-3)
         for a in ATTRIBUTES:
-            self.votes[a][getattr(det, a)] += weight
+            if det.probs is None:
+                self.votes[a][getattr(det, a)] += weight
+            else:
+                for value, p in zip(VOCABULARY[a], det.probs[a]):
+                    self.votes[a][value] += weight * float(p)
 
     def absorb(self, other: Tracklet) -> None:
         """Merge a tracklet whose frames do not overlap this one's."""

@@ -32,10 +32,6 @@ assert SHAPES == ("sphere", "cylinder", "cube")
 
 YAW_INERTIA = np.array([get_shape(s).yaw_inertia(1.0) for s in SHAPES])
 """Moment of inertia about the vertical axis per unit mass (units²), by shape code."""
-SPIN_DECELERATION = np.array([0.0, 2.0 / 3.0 * HALF_SIZE, (np.sqrt(2.0) + np.log1p(np.sqrt(2.0))) / 3.0 * HALF_SIZE])
-"""Mean lever arm of the table contact (units) by shape code: a spinning cylinder or cube
-loses yaw rate at friction x GRAVITY x this / YAW_INERTIA (rad/s²); spheres do not spin."""
-
 PARAMETERS = ("mass", "restitution", "friction", "rolling_friction", "position", "velocity", "yaw")
 """Differentiable fields of a model."""
 

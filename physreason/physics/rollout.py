@@ -5,7 +5,14 @@
 - :func:`predict`: the factual world of the observed window plus ``n_future`` frames. As VRDP
   does, the future starts from a re-fit of every object's state on the last observed second
   (positions and velocities; mass, restitution and friction stay those of the whole-video fit),
-  so that drift of the whole-video fit does not carry into the prediction.
+  so that drift of the whole-video fit does not carry into the prediction;
+- :func:`counterfactual_worlds`: counterfactual worlds anchored on the observation. A world
+  without object k (or with k's parameters changed) is the factual one until k first touches
+  another object, so it is simulated from a re-fit of every object's state on the observed
+  frames just before that contact (``anchor_frames`` of them, ending ``anchor_margin`` frames
+  ahead of it) rather than from frame 0: the engine's drift from the real dynamics then only
+  accumulates from the divergence on. Interventions on objects that never collide are anchored
+  on the last observed frames, like the prediction. All re-fits of a video run in one batch.
 
 Worlds are :class:`~physreason.datasets.records.World` records: tracks with the simulated centres
 (z at the shape's centre height), velocities, yaws and yaw rates, visibility = the centre projects
@@ -28,6 +35,11 @@ from physreason.physics.engine import rollout
 from physreason.physics.fit import FitConfig, FitResult, Problem, first_guess, observed_targets
 from physreason.physics.model import Model
 from physreason.physics.state import COLLISION_GAP_FRAMES, State
+
+ANCHOR_FRAMES = 20
+"""Observed frames the state of a counterfactual world is re-fitted on before its divergence."""
+ANCHOR_MARGIN = 3
+"""Frames between the end of that re-fit and the changed object's first contact."""
 
 CHANGEABLE = ("mass", "restitution", "friction")
 """Parameters a counterfactual :class:`Change` may set."""
@@ -124,3 +136,96 @@ def predict(observation: Observation, fit: FitResult, n_future: int = N_FUTURE_F
                   np.concatenate([early.yaw[:, :start], late.yaw], axis=1), late.active,
                   (before + after,))
     return World(_observation(observation.scene_index, objects, state, observation.camera), "factual")
+
+
+def _first_contacts(objects: int, events: Sequence, limit: int) -> np.ndarray:
+    """First collision frame of each object (``limit`` for none) among ``events``."""
+    first = np.full(objects, limit)
+    for e in events:
+        for i in e.objects:
+            if 0 <= i < objects:
+                first[i] = min(first[i], e.frame)
+    return first
+
+
+def counterfactual_worlds(observation: Observation, fit: FitResult,
+                          interventions: Sequence[tuple[int | None, Sequence[Change]]],
+                          n_frames: int | None = None, config: FitConfig = FitConfig(),
+                          anchor_frames: int = ANCHOR_FRAMES, anchor_margin: int = ANCHOR_MARGIN) -> list[World]:
+    """One counterfactual world per ``(removed, changes)`` of ``interventions`` (removed: an
+    object id or None), over ``n_frames`` frames (default: observed + 2 s), anchored on the
+    observation (see the module notes). Frames before the anchor window are the whole-video
+    fit's rollout and its collisions before it are the observed ones."""
+    objects = observation.objects
+    n, n_obs = len(objects), observation.n_frames
+    total = n_obs + N_FUTURE_FRAMES if n_frames is None else n_frames
+    if total < 1:
+        raise ConfigError(f"n_frames must be >= 1, got {total}")
+    for removed, changes in interventions:
+        if removed is not None and not 0 <= removed < n:
+            raise ConfigError(f"scene {observation.scene_index}: cannot remove object {removed}, ids are 0..{n - 1}")
+        apply_changes(fit.params, changes)  # validates
+    base = replace(Model.from_params(objects, fit.params), active=fit.fitted[None].copy())
+    factual = rollout(base, total, precision=config.precision)
+    first = np.minimum(_first_contacts(n, factual.collisions[0], total),
+                       _first_contacts(n, observation.collisions, total))
+    pos, mask = observed_targets(observation)
+    starts, ends = [], []
+    for removed, changes in interventions:
+        touched = ({removed} if removed is not None else set()) | {c.object_id for c in changes}
+        end = min([int(first[i]) - anchor_margin for i in touched] + [n_obs - 1])
+        start = max(0, end - anchor_frames)
+        if end - start < 3 or not mask[start:end + 1].any():
+            start = end = 0  # diverges at once, or nothing observed to anchor on: from frame 0
+        starts.append(start)
+        ends.append(end)
+    keys = sorted({(s, e) for s, e in zip(starts, ends) if e > 0})
+    anchored: dict[tuple[int, int], Model] = {}
+    if keys:
+        length = max(e - s for s, e in keys) + 1
+        scenes, target, weight = [], np.zeros((len(keys), length, n, 2)), np.zeros((len(keys), length, n))
+        for b, (s, e) in enumerate(keys):
+            live = fit.fitted & np.isfinite(factual.position[0, s]).all(axis=1)
+            x0 = np.where(live[:, None], np.nan_to_num(factual.position[0, s]), 0.0)
+            v0 = np.where(live[:, None], np.nan_to_num(factual.velocity[0, s]), 0.0)
+            y0 = np.where(live, np.nan_to_num(factual.yaw[0, s]), 0.0)
+            scenes.append(base.with_values(position=x0[None], velocity=v0[None], yaw=y0[None]))
+            target[b, :e - s + 1] = pos[s:e + 1]
+            weight[b, :e - s + 1] = mask[s:e + 1] & live[None]
+        weight /= max(weight.sum(), 1.0)
+        batch = Model.stack(scenes)
+        batch = Problem(batch, ("position", "velocity"), target, weight, True, config.precision).solve(
+            batch, config.iterations)
+        for b, key in enumerate(keys):
+            anchored[key] = Model(**{name: getattr(batch, name)[b:b + 1] for name in _MODEL_FIELDS})
+    models = []
+    for (removed, changes), s, e in zip(interventions, starts, ends):
+        start_model = anchored.get((s, e), base)
+        changed = apply_changes(fit.params, changes)
+        values = {name: np.array([[getattr(p, name) for p in changed.objects]]) for name in CHANGEABLE}
+        active = start_model.active.copy()
+        if removed is not None:
+            active[0, removed] = False
+        models.append(replace(start_model.with_values(**values), active=active))
+    steps = total - min(starts)
+    batch_state = rollout(Model.stack(models), steps, precision=config.precision)
+    worlds = []
+    for k, ((removed, changes), s) in enumerate(zip(interventions, starts)):
+        cut = total - s
+        late = (batch_state.position[k:k + 1, :cut], batch_state.velocity[k:k + 1, :cut],
+                batch_state.yaw[k:k + 1, :cut])
+        early = (factual.position[:, :s], factual.velocity[:, :s], factual.yaw[:, :s])
+        gone = np.zeros(n, bool) if removed is None else np.arange(n) == removed
+        early = tuple(np.where(gone[None, None, :, None] if a.ndim == 4 else gone[None, None, :], np.nan, a)
+                      for a in early)
+        before = tuple(e for e in observation.collisions if e.frame < s and not set(e.objects) & {removed})
+        after = tuple(replace(ev, frame=ev.frame + s) for ev in batch_state.collisions[k] if ev.frame + s < total)
+        state = State(*(np.concatenate([a, b], axis=1) for a, b in zip(early, late)),
+                      models[k].active, (before + after,))
+        kind = "factual" if removed is None and not changes else "counterfactual"
+        worlds.append(World(_observation(observation.scene_index, objects, state, observation.camera), kind,
+                            removed, tuple(changes)))
+    return worlds
+
+
+_MODEL_FIELDS = ("kind", "active", "mass", "restitution", "friction", "rolling_friction", "position", "velocity", "yaw")

@@ -12,12 +12,13 @@ found under the output folder are gathered into one CLEVRER question file, ``que
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,8 +35,15 @@ from physreason.datasets.records import (Counterfactuals, CounterfactualOutcome,
                                          sort_events, switch_events)
 from physreason.datasets.rle import encode
 from physreason.datasets.video import write_video
-from physreason.datasets.vocab import FPS, N_FUTURE_FRAMES, N_OBSERVED_FRAMES
-from physreason.errors import ConfigError
+from physreason.datasets.vocab import COLORS, FPS, N_FUTURE_FRAMES, N_OBSERVED_FRAMES
+from physreason.errors import ConfigError, PhysreasonError
+
+if TYPE_CHECKING:
+    from physreason.execution import Backend, TaskResult
+
+
+class GenerationError(PhysreasonError):
+    """Some videos of a dataset could not be generated (the message lists them)."""
 
 
 def camera_for_size(width: int, height: int) -> Camera:
@@ -53,7 +61,7 @@ def camera_for_size(width: int, height: int) -> Camera:
 @dataclass(frozen=True)
 class GenerateConfig:
     """What to generate: ``n_videos`` videos with indices ``start .. start + n_videos - 1``
-    (with their questions unless ``questions`` is False)."""
+    (with their questions unless ``questions`` is False); objects take colors from ``colors``."""
 
     out: Path
     n_videos: int
@@ -65,6 +73,7 @@ class GenerateConfig:
     workers: int = 1
     start: int = 0
     questions: bool = True
+    colors: tuple[str, ...] = COLORS
     camera: Camera = field(init=False)
 
     def __post_init__(self) -> None:
@@ -80,7 +89,8 @@ class GenerateConfig:
 
     @property
     def scene_config(self) -> SceneConfig:
-        return SceneConfig(n_observed=self.n_frames, n_future=self.n_future, camera=self.camera)
+        return SceneConfig(n_observed=self.n_frames, n_future=self.n_future, camera=self.camera,
+                           colors=tuple(self.colors))
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -183,32 +193,54 @@ def _summary(index: int, obs: Observation, future: Observation, skipped: bool = 
     return VideoSummary(index, len(obs.objects), len(obs.collisions), n_future, entering, skipped, **times)
 
 
-def generate_dataset(config: GenerateConfig,
-                     on_done: Callable[[VideoSummary], None] | None = None) -> list[VideoSummary]:
-    """Generate every video of ``config`` (in parallel with ``config.workers`` processes).
+def generate_videos(config: GenerateConfig, backend: Backend | None = None, *, quiet: bool = True,
+                    on_done: Callable[[VideoSummary], None] | None = None) -> list[TaskResult]:
+    """Generate every video of ``config`` on ``backend`` (default: a local pool of ``config.workers``).
 
-    ``on_done`` is called once per finished video (e.g. to advance a progress bar). Results are
-    returned in index order; the output does not depend on the number of workers.
+    One task per video; returns a :class:`TaskResult` per video in index order (a video that fails
+    has ``error`` set, the others complete). Each video is seeded by its index and the dataset
+    seed, so the files do not depend on the backend or the number of workers. Complete videos
+    are skipped; ``questions.json`` is (re)gathered at the end from every video present.
     """
+    from physreason.execution import run_videos
+    from physreason.execution.local import LocalBackend
+
+    config.scene_config  # a bad option is one error for the command, not one per video
+    remove_stale_temp_files(Path(config.out))
     indices = range(config.start, config.start + config.n_videos)
-    results: dict[int, VideoSummary] = {}
-    if config.workers == 1:
-        done: Iterable[VideoSummary] = (generate_video(i, config) for i in indices)
-        for summary in done:
-            results[summary.index] = summary
-            if on_done:
-                on_done(summary)
-    else:
-        with ProcessPoolExecutor(config.workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(generate_video, i, config) for i in indices]
-            for fut in as_completed(futures):
-                summary = fut.result()
-                results[summary.index] = summary
-                if on_done:
-                    on_done(summary)
+    backend = backend or LocalBackend(config.workers)
+    results = run_videos(partial(generate_video, config=config), indices, backend, desc="generate", quiet=quiet,
+                         on_result=(lambda r: on_done(r.value) if r.ok else None) if on_done else None)
     if config.questions and Path(config.out).is_dir():
         write_all_questions(Path(config.out))
-    return [results[i] for i in indices]
+    return results
+
+
+def remove_stale_temp_files(root: Path) -> int:
+    """Delete the temporary files that a killed run left beside its outputs (``.annotation_00042.json.*``);
+    returns how many. (Writes are atomic: a killed run leaves these, never a half-written output.)"""
+    if not root.is_dir():
+        return 0
+    pattern = re.compile(rf"^\.(({'|'.join(KINDS)})_\d+\.(json|mp4)|questions\.json)\..+$")
+    stale = [p for p in root.rglob(".*") if p.is_file() and pattern.match(p.name)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+def generate_dataset(config: GenerateConfig, on_done: Callable[[VideoSummary], None] | None = None,
+                     backend: Backend | None = None) -> list[VideoSummary]:
+    """Generate every video of ``config`` (in parallel with ``config.workers`` processes, or on ``backend``).
+
+    ``on_done`` is called once per finished video (e.g. to advance a progress bar). Results are
+    returned in index order; the output does not depend on the number of workers. If a video
+    fails, the others are still generated and then a :class:`GenerationError` names the failures.
+    """
+    results = generate_videos(config, backend, on_done=on_done)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise GenerationError("; ".join(f"video {r.index}: {r.error}" for r in failed))
+    return [r.value for r in results]
 
 
 def write_all_questions(root: Path) -> Path:

@@ -70,6 +70,8 @@ class SceneConfig:
     ``view_margin``: px inside the image border for starts and collision points meant to be
     visible. ``min_visible_frames``: observed frames each object must be in view.
     ``min_start_gap``: units between the bounding circles of any two objects at frame 0.
+    ``colors``: the palette objects are drawn from (default all of CLEVRER's; a smaller one
+    holds colors out, e.g. to learn them later from a few examples).
     ``max_tilt``: radians a cube or cylinder may tip from upright. ``min_collision_frame``:
     earliest planned collision frame. ``candidates``: initial states drawn per round of placing
     an object; ``add_rounds``: rounds before the scene stops growing. ``max_attempts``: whole
@@ -99,9 +101,12 @@ class SceneConfig:
     add_rounds: int = 3
     max_attempts: int = 30
     constants: tuple[tuple[str, float], ...] = ENGINE_CONSTANTS
+    colors: tuple[str, ...] = COLORS
 
     def __post_init__(self) -> None:
-        n_triples = len(COLORS) * len(MATERIALS) * len(SHAPES)
+        if not self.colors or len(set(self.colors)) != len(self.colors) or set(self.colors) - set(COLORS):
+            raise ConfigError(f"colors must be distinct words of {', '.join(COLORS)}, got {self.colors}")
+        n_triples = len(self.colors) * len(MATERIALS) * len(SHAPES)
         if not 1 <= self.min_objects <= self.max_objects <= n_triples:
             raise ConfigError(f"need 1 <= min_objects <= max_objects <= {n_triples}, "
                               f"got {self.min_objects} and {self.max_objects}")
@@ -160,7 +165,7 @@ def sample_scene(scene_index: int, seed: int, config: SceneConfig = SceneConfig(
 def _attempt(rng: np.random.Generator, scene_index: int, config: SceneConfig) -> Scene | None:
     """Build one scene object by object; None when the rules cannot be met."""
     n = int(rng.integers(config.min_objects, config.max_objects + 1))
-    objects = _draw_objects(rng, n)
+    objects = _draw_objects(rng, n, config.colors)
     physics = [_draw_physics(rng, obj, config) for obj in objects]
     first = _first_object(rng, physics[0], config)
     params = PhysicsParams(scene_index, (first,), config.constants, ENGINE)
@@ -178,11 +183,11 @@ def _attempt(rng: np.random.Generator, scene_index: int, config: SceneConfig) ->
     return Scene(tuple(objects), params, rollout)
 
 
-def _draw_objects(rng: np.random.Generator, n: int) -> list[ObjectInfo]:
-    """``n`` objects with distinct (color, material, shape) triples."""
+def _draw_objects(rng: np.random.Generator, n: int, colors: tuple[str, ...] = COLORS) -> list[ObjectInfo]:
+    """``n`` objects with distinct (color, material, shape) triples, colors from ``colors``."""
     n_shapes, n_materials = len(SHAPES), len(MATERIALS)
-    picks = rng.choice(len(COLORS) * n_materials * n_shapes, size=n, replace=False)
-    return [ObjectInfo(k, COLORS[int(i) // (n_materials * n_shapes)], MATERIALS[(int(i) // n_shapes) % n_materials],
+    picks = rng.choice(len(colors) * n_materials * n_shapes, size=n, replace=False)
+    return [ObjectInfo(k, colors[int(i) // (n_materials * n_shapes)], MATERIALS[(int(i) // n_shapes) % n_materials],
                        SHAPES[int(i) % n_shapes]) for k, i in enumerate(picks)]
 
 

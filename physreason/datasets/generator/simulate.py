@@ -297,8 +297,20 @@ def simulate(objects: Sequence[ObjectInfo], params: PhysicsParams, n_frames: int
             _store_frame(client, bodies, state, f)
     finally:
         pybullet.disconnect(client)
+    for values in state.values():
+        _flush_subnormals(values)
     return Rollout(state["position"], state["quaternion"], state["orientation"], state["velocity"],
                    state["angular_velocity"], tuple(recorder.events))
+
+
+def _flush_subnormals(values: np.ndarray) -> None:
+    """Set subnormal floats to zero, in place.
+
+    Whether Bullet's tiny residues come out as subnormals or as zeros depends on the process's
+    floating-point mode (some native libraries loaded in the same process, Ray's among them, turn
+    on flush-to-zero); flushing them here makes the files identical either way.
+    """
+    values[np.abs(values) < np.finfo(values.dtype).tiny] = 0.0
 
 
 def _store_frame(client: int, bodies: dict[int, int], state: dict[str, np.ndarray], f: int) -> None:

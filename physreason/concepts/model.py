@@ -1,0 +1,85 @@
+"""Learned concepts: an object encoder plus a concept space, saved in one small file.
+
+:meth:`LearnedConcepts.describe_video` is what the pipeline calls for ``--concepts learned``:
+it turns a video's frames and per-frame masks into attribute words per object, in place of
+the supervised attribute heads; :func:`relabel_observation` writes them into an Observation.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from physreason.datasets.fileio import atomic_write_bytes
+from physreason.datasets.proposals import Proposals
+from physreason.datasets.records import ObjectInfo, Observation
+from physreason.errors import ConfigError, FormatError
+from physreason.perception.object_features import CropConfig, ObjectEncoder, encode_objects, video_object_crops
+from physreason.reasoning.concepts import ConceptSpace
+
+FORMAT = "physreason-concepts-1"
+
+
+@dataclass
+class LearnedConcepts:
+    """An :class:`ObjectEncoder` (crops -> features), a :class:`ConceptSpace` (features -> concept
+    probabilities) and the :class:`CropConfig` the crops are cut with."""
+
+    encoder: ObjectEncoder
+    space: ConceptSpace
+    crops: CropConfig = CropConfig()
+
+    def save(self, path: str | Path, meta: Mapping | None = None) -> None:
+        """Write the model to ``path`` atomically (``meta``: e.g. the command that trained it)."""
+        state = {"format": FORMAT, "encoder": self.encoder.to_state(), "space": self.space.to_state(),
+                 "crops": vars(self.crops).copy(), "meta": dict(meta or {})}
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        atomic_write_bytes(path, lambda fh: fh.write(buf.getvalue()))
+
+    @classmethod
+    def load(cls, path: str | Path) -> LearnedConcepts:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
+            raise FormatError(str(path), "concepts", f"cannot read learned concepts: {exc}") from None
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise FormatError(str(path), "format", f"not a learned-concepts file (expected '{FORMAT}')")
+        return cls(ObjectEncoder.from_state(state["encoder"]), ConceptSpace.from_state(state["space"]),
+                   CropConfig(**state["crops"]))
+
+    def describe_crops(self, crops: Mapping[int, np.ndarray]) -> dict[int, tuple[str, str, str]]:
+        """(color, material, shape) per object from its crops (K, S, S, 3) uint8."""
+        keys = sorted(crops)
+        if not keys:
+            return {}
+        feats = encode_objects(self.encoder, [crops[k] for k in keys])
+        return dict(zip(keys, self.space.describe(feats)))
+
+    def describe_video(self, frames: np.ndarray, proposals: Proposals,
+                       ids: Mapping[tuple[int, int], int] | None = None) -> dict[int, tuple[str, str, str]]:
+        """(color, material, shape) per object of a video: frames (T, H, W, 3) and per-frame masks.
+
+        Objects are the proposals' ``object_id`` values, or, with ``ids``, the objects that
+        ``ids`` assigns each ``(frame_index, index in the frame)`` detection to (e.g. track ids).
+        """
+        return self.describe_crops(video_object_crops(frames, proposals, self.crops, ids))
+
+
+def relabel_observation(observation: Observation, words: Mapping[int, tuple[str, str, str]]) -> Observation:
+    """The observation with each object's attributes replaced by ``words[object id]`` (objects
+    without an entry keep theirs)."""
+    objects = tuple(ObjectInfo(o.id, *words[o.id]) if o.id in words else o for o in observation.objects)
+    return replace(observation, objects=objects)
+
+
+def check_vocab(space: ConceptSpace) -> None:
+    """Raise ConfigError when an attribute has no concept (the model cannot describe objects)."""
+    empty = [a for a, words in space.vocab.items() if not words]
+    if empty:
+        raise ConfigError(f"learned concepts have no words for {', '.join(empty)}")

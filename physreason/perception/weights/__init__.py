@@ -1,0 +1,1 @@
+"""Trained weights shipped with the package: ``detector.pt`` and ``attributes.pt`` (see physreason.perception.perceive)."""

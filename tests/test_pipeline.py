@@ -1,0 +1,238 @@
+"""The engine end to end: worlds from a fit, the Engine API, eval/answer/export commands, pictures.
+
+A two-video dataset is made without rendering (annotation, questions and ground truth from the
+generator's simulation): oracle mode needs no video. One physics fit per video for the session.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import replace
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from physreason.datasets import files
+from physreason.datasets.generator.generate import GenerateConfig, counterfactuals, observation_from_rollout
+from physreason.datasets.generator.questions import generate_questions
+from physreason.datasets.generator.scene import sample_scene
+from physreason.datasets.layout import DatasetLayout
+from physreason.datasets.questions import QuestionFile, read_questions, read_submission, write_questions
+from physreason.datasets.records import World
+
+SEED = 2024
+INDICES = (1, 2)  # both have questions of all four types
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "physreason.cli", *args], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def assert_clean_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Exit 2, one line on stderr naming ``words``, no traceback."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("physreason: error: ")
+    for word in words:
+        assert word in lines[0]
+
+
+def write_video_files(root: Path, index: int, seed: int = SEED) -> None:
+    """Annotation, ground truth and questions of one generated video, without rendering it."""
+    config = GenerateConfig(root, 1, seed)
+    layout = DatasetLayout(root)
+    scene = sample_scene(index, seed, config.scene_config)
+    total = config.n_frames + config.n_future
+    obs = observation_from_rollout(index, scene, scene.rollout, config.camera, config.n_frames)
+    future = World(observation_from_rollout(index, scene, scene.rollout, config.camera, total), "factual")
+    cfs = counterfactuals(index, scene, config.camera, total)
+    files.write_annotation(layout.path("annotation", index), obs)
+    files.write_world(layout.path("future", index), future)
+    files.write_counterfactuals(layout.path("counterfactual", index), cfs)
+    write_questions(str(layout.path("question", index)), QuestionFile((generate_questions(obs, future, cfs, seed),)))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("pipeline") / "data"
+    for index in INDICES:
+        write_video_files(root, index)
+    return root
+
+
+@pytest.fixture(scope="module")
+def engine(dataset: Path):
+    from physreason import Engine
+
+    engine = Engine().from_annotation(DatasetLayout(dataset).path("annotation", INDICES[0]))
+    engine.fit()
+    return engine
+
+
+def test_import_is_light() -> None:
+    code = ("import sys, physreason; assert 'taichi' not in sys.modules and 'torch' not in sys.modules; "
+            "from physreason import Engine; assert 'taichi' not in sys.modules; print(Engine.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "Engine"
+
+
+def test_worlds_have_the_records_reasoning_reads(engine) -> None:
+    worlds = engine.worlds
+    obs = worlds.observation
+    assert worlds.future.kind == "factual"
+    assert worlds.future.observation.n_frames == obs.n_frames + 50
+    assert [o.removed for o in worlds.counterfactuals.outcomes] == [o.id for o in obs.objects]
+    assert [w.removed for w in worlds.removed_worlds] == [o.id for o in obs.objects]
+    touched = {i for e in obs.collisions for i in e.objects}
+    for outcome in worlds.counterfactuals.outcomes:
+        assert all(outcome.removed not in e.objects for e in outcome.events)
+        if outcome.removed not in touched:  # removing an object that touches nothing changes nothing
+            assert outcome.events == tuple(e for e in obs.events if outcome.removed not in e.objects)
+        else:  # before the first contact of the removed object, the observed events stand
+            first = min(e.frame for e in obs.collisions if outcome.removed in e.objects)
+            early = [e for e in obs.events if e.frame < first - 5 and outcome.removed not in e.objects]
+            assert all(e in outcome.events for e in early)
+    world = worlds.reasoning_world()
+    assert world.unseen is not None and world.counterfactual is not None
+
+
+def test_engine_answers_in_words(engine) -> None:
+    from physreason.reasoning.executor import execute
+    from physreason.reasoning.questions import parse_question
+    from physreason.reasoning.world import ReasoningWorld
+
+    result = engine.answer("How many collisions happen?")
+    truth = execute(parse_question("How many collisions happen?"), ReasoningWorld.from_records(engine.observation))
+    assert result.answer == truth.answer
+    assert "answer:" in result.trace()
+    obs = engine.observation
+    a, b = obs.objects[0], obs.objects[1]
+    choice = f"The {a.color} {a.material} {a.shape} and the {b.color} {b.material} {b.shape} collide"
+    mc = engine.answer("What will happen next?", [choice])
+    assert mc.answer is None and mc.choices[0].answer in ("correct", "wrong")
+    assert "choice: " in mc.trace()
+
+
+def test_engine_bad_questions(engine) -> None:
+    from physreason import Engine
+    from physreason.errors import ConfigError, ParseError
+
+    with pytest.raises(ParseError):
+        engine.answer("Why is the sky blue?")
+    with pytest.raises(ConfigError):
+        engine.answer("What will happen next?")
+    with pytest.raises(ConfigError):
+        Engine().answer("How many collisions happen?")
+
+
+def test_oracle_answers_observed_questions_exactly(engine, dataset: Path) -> None:
+    from physreason.reasoning.metrics import evaluate
+
+    video = read_questions(str(DatasetLayout(dataset).path("question", INDICES[0]))).videos[0]
+    answers = engine.answer_video(video)
+    metrics = evaluate([video], [answers])
+    assert metrics.tally("descriptive").per_question == 1.0
+    assert metrics.tally("explanatory").per_question == 1.0
+    assert set(engine.timings) >= {"perception", "physics", "reasoning"}
+
+
+def test_eval_command_writes_results_and_resumes(dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "res.json"
+    first = run("eval", str(dataset), "--mode", "oracle", "--out", str(out), "--quiet")
+    assert first.returncode == 0, first.stderr
+    assert "descriptive" in first.stdout and "overall per question" in first.stdout
+    submission = read_submission(str(out))
+    assert [v.scene_index for v in submission] == list(INDICES)
+    report = json.loads((tmp_path / "res.report.json").read_text())
+    assert report["videos"] == 2 and report["mode"] == "oracle"
+    assert report["metrics"]["descriptive"]["per_question"] == 1.0
+    assert report["timing"]["total_mean_s"] > 0
+    parts = sorted(p.name for p in (tmp_path / "res.videos").iterdir())
+    assert parts == [f"video_{i:05d}.json" for i in INDICES]
+    stamps = [p.stat().st_mtime_ns for p in sorted((tmp_path / "res.videos").iterdir())]
+    again = run("eval", str(dataset), "--mode", "oracle", "--out", str(out), "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "res.videos").iterdir())] == stamps
+    assert read_submission(str(out)) == submission
+
+
+def test_eval_python_api(dataset: Path, tmp_path: Path) -> None:
+    from physreason import Engine
+
+    layout = DatasetLayout(dataset)  # descriptive questions only: no physics fit needed
+    videos = [replace(v, questions=tuple(q for q in v.questions if q.question_type == "descriptive"))
+              for i in INDICES for v in read_questions(str(layout.path("question", i))).videos]
+    write_questions(str(tmp_path / "descriptive.json"), QuestionFile(tuple(videos)))
+    report = Engine().evaluate(dataset, mode="oracle", questions=tmp_path / "descriptive.json", limit=1)
+    assert len(report.results) == 1 and report.results[0]["scene_index"] == INDICES[0]
+    assert report.results[0]["fit_quality"] is None  # nothing was fitted
+    assert report.metrics.tally("descriptive").per_question == 1.0
+    assert report.metrics.tally("counterfactual").questions == 0
+
+
+def test_answer_command_oracle(dataset: Path, tmp_path: Path) -> None:
+    layout = DatasetLayout(dataset)
+    annotation = str(layout.path("annotation", INDICES[1]))
+    one = run("answer", annotation, "--question", "How many collisions happen?")
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.strip().isdigit()
+    out, world = tmp_path / "answers.json", tmp_path / "world.json"
+    many = run("answer", annotation, "--questions", str(layout.path("question", INDICES[1])), "--out", str(out),
+               "--world-out", str(world))
+    assert many.returncode == 0, many.stderr
+    assert "questions right" in many.stdout
+    assert read_submission(str(out))[0].scene_index == INDICES[1]
+    assert files.read_world(world).observation.n_frames == 178
+    glb = tmp_path / "scene.glb"
+    exported = run("export", str(world), "--frame", "150", "--out", str(glb))
+    assert exported.returncode == 0, exported.stderr
+    import trimesh
+
+    scene = trimesh.load(glb)
+    n_objects = len(files.read_annotation(annotation).objects)
+    assert len(scene.geometry) == n_objects + 1  # the objects and the table
+
+
+def test_cli_bad_input(dataset: Path, tmp_path: Path) -> None:
+    annotation = str(DatasetLayout(dataset).path("annotation", INDICES[0]))
+    assert_clean_error(run("answer", str(tmp_path / "missing.mp4"), "--question", "How many collisions happen?"),
+                       "missing.mp4")
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("this is not a video")
+    assert_clean_error(run("answer", str(not_video), "--question", "How many collisions happen?"))
+    world = tmp_path / "w.json"
+    assert_clean_error(run("answer", annotation, "--question", "Why is the sky blue?", "--world-out", str(world)),
+                       "sky")
+    assert not world.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "r.json"
+    assert_clean_error(run("eval", str(empty), "--mode", "oracle", "--out", str(out)), "no questions")
+    assert_clean_error(run("eval", str(tmp_path / "nowhere"), "--out", str(out)), "nowhere")
+    assert not out.exists() and not (tmp_path / "r.report.json").exists() and not (tmp_path / "r.videos").exists()
+    glb = tmp_path / "x.glb"
+    assert_clean_error(run("export", annotation, "--frame", "999", "--out", str(glb)), "999")
+    assert_clean_error(run("export", annotation, "--frame", "3", "--out", str(tmp_path / "x.fbx")), ".fbx")
+    assert not glb.exists()
+    assert list(tmp_path.glob(".*")) == []  # no temporary files left behind
+
+
+def test_pictures(engine) -> None:
+    from physreason.pipeline.draw import annotated_frames, trajectory_plot
+
+    obs, worlds = engine.observation, engine.worlds
+    frames = np.full((obs.n_frames, 320, 480, 3), 128, np.uint8)
+    ghost = next(w for w in worlds.removed_worlds if any(w.removed in e.objects for e in obs.collisions))
+    drawn = list(annotated_frames(frames, obs, worlds.future, ghost))
+    assert len(drawn) == worlds.future.observation.n_frames
+    assert drawn[0].shape == (320, 480, 3) and drawn[0].dtype == np.uint8
+    assert (drawn[10] != 128).any() and (drawn[-1] != drawn[0]).any()
+    image = trajectory_plot(obs, worlds.future)
+    assert image.size == (900, 1000)
+    assert len(np.unique(np.asarray(image).reshape(-1, 3), axis=0)) > 5
