@@ -105,6 +105,34 @@ def test_collisions_are_recorded_with_frames_and_removal_changes_them() -> None:
     assert all(0 not in e.objects for e in without) and (0, 1) not in [e.objects for e in without]
 
 
+def test_contact_flags_are_symmetric_and_cover_every_collision() -> None:
+    state = rollout(Model.from_params(*MIXED), 80)
+    contact = state.contact[0]
+    assert contact.shape == (80, 4, 4) and not contact[0].any()
+    assert np.array_equal(contact, np.swapaxes(contact, 1, 2))
+    for e in state.collisions[0]:
+        i, j = e.objects
+        assert contact[e.frame:e.frame + 2, i, j].any() and not contact[max(0, e.frame - 2):e.frame, i, j].any()
+
+
+def test_predicted_contact_chatter_is_one_collision() -> None:
+    from physreason.datasets.records import Event
+    from physreason.datasets.vocab import OBJECT_RADIUS
+    from physreason.physics.rollout import SEPARATION, _new_collisions
+    frames = 40
+    position = np.zeros((frames, 2, 2))
+    gap = np.full(frames, 2 * OBJECT_RADIUS)  # touching, then chattering from frame 10 on ...
+    gap[30:] += 2 * SEPARATION  # ... then apart, and back in contact at frame 36
+    gap[36:] = 2 * OBJECT_RADIUS
+    position[:, 1, 0] = gap
+    contact = np.zeros((frames, 2, 2), bool)
+    for f in (5, 6, 10, 11, 15, 20, 36):
+        contact[f, 0, 1] = contact[f, 1, 0] = True
+    events = tuple(Event("collision", f, (0, 1)) for f in (5, 10, 15, 20, 36))
+    assert [e.frame for e in _new_collisions(contact, position, events, 12)] == [5, 10, 36]
+    assert [e.frame for e in _new_collisions(contact, position, events, 0)] == [5, 36]
+
+
 def test_collisions_can_be_switched_off() -> None:
     state = rollout(Model.from_params(*MIXED), 60, collide=False)
     assert state.collisions == ((),)

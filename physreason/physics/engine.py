@@ -93,7 +93,11 @@ def rollout(model: Model, n_frames: int, collide: bool = True, precision: str = 
     velocity[np.broadcast_to(inactive[:, None, :], velocity.shape[:3])] = np.nan
     yaw[np.broadcast_to(inactive[:, None, :], yaw.shape)] = np.nan
     collisions = tuple(collision_events(hits[k], position[k], SUBSTEPS) for k in range(b))
-    return State(position, velocity, yaw, model.active.copy(), collisions)
+    pair_hits = hits | np.swapaxes(hits, 2, 3)
+    contact = np.zeros((b, n_frames, n, n), bool)
+    if n_steps:
+        contact[:, 1:] = pair_hits.reshape(b, n_frames - 1, SUBSTEPS, n, n).any(axis=2)
+    return State(position, velocity, yaw, model.active.copy(), collisions, contact)
 
 
 @dataclass(frozen=True)

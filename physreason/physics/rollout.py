@@ -5,7 +5,11 @@
 - :func:`predict`: the factual world of the observed window plus ``n_future`` frames. As VRDP
   does, the future starts from a re-fit of every object's state on the last observed second
   (positions and velocities; mass, restitution and friction stay those of the whole-video fit),
-  so that drift of the whole-video fit does not carry into the prediction;
+  so that drift of the whole-video fit does not carry into the prediction. A predicted contact
+  of a pair that has touched before (e.g. resting or pressed against each other at the end of
+  the observed video) is a new collision only once the pair has moved :data:`SEPARATION` apart
+  since its previous contact: the engine's contact chatter of two touching objects, which its
+  2-frame gap rule would count again and again, is one collision;
 - :func:`counterfactual_worlds`: counterfactual worlds anchored on the observation. A world
   without object k (or with k's parameters changed) is the factual one until k first touches
   another object, so it is simulated from a re-fit of every object's state on the observed
@@ -29,7 +33,7 @@ import numpy as np
 from physreason.datasets.camera import Camera
 from physreason.datasets.records import Change, ObjectInfo, Observation, PhysicsParams, Track, World
 from physreason.datasets.shapes import get_shape
-from physreason.datasets.vocab import FPS, N_FUTURE_FRAMES
+from physreason.datasets.vocab import FPS, N_FUTURE_FRAMES, OBJECT_RADIUS
 from physreason.errors import ConfigError
 from physreason.physics.engine import rollout
 from physreason.physics.fit import FitConfig, FitResult, Problem, first_guess, observed_targets
@@ -40,6 +44,10 @@ ANCHOR_FRAMES = 20
 """Observed frames the state of a counterfactual world is re-fitted on before its divergence."""
 ANCHOR_MARGIN = 3
 """Frames between the end of that re-fit and the changed object's first contact."""
+
+SEPARATION = 0.5 * OBJECT_RADIUS
+"""Units by which a pair's centre distance must grow beyond its value at the pair's previous
+contact before a contact of the pair in the prediction is a new collision."""
 
 CHANGEABLE = ("mass", "restitution", "friction")
 """Parameters a counterfactual :class:`Change` may set."""
@@ -96,6 +104,24 @@ def simulate_world(objects: Sequence[ObjectInfo], params: PhysicsParams, n_frame
     return World(_observation(params.scene_index, objects, state, camera), kind, removed, tuple(changes))
 
 
+def _new_collisions(contact: np.ndarray, position: np.ndarray, events: Sequence, first: int) -> tuple:
+    """``events`` without those at frames >= ``first`` that come before their pair has moved
+    :data:`SEPARATION` apart since its previous contact (``contact`` (F, N, N) and ``position``
+    (F, N, 2) of one scene; see the module notes)."""
+    kept = []
+    for e in events:
+        i, j = e.objects
+        if e.frame >= first:
+            prior = np.flatnonzero(contact[:e.frame, i, j])  # the event's own contact is at e.frame or later
+            if len(prior):
+                c = int(prior[-1])
+                dist = np.linalg.norm(position[c:e.frame + 1, i] - position[c:e.frame + 1, j], axis=1)
+                if np.isfinite(dist).all() and dist.max() <= dist[0] + SEPARATION:
+                    continue
+        kept.append(e)
+    return tuple(kept)
+
+
 def predict(observation: Observation, fit: FitResult, n_future: int = N_FUTURE_FRAMES, refit_frames: int = FPS,
             config: FitConfig = FitConfig()) -> World:
     """The factual world over the observed frames plus ``n_future`` more: frames before the last
@@ -131,10 +157,12 @@ def predict(observation: Observation, fit: FitResult, n_future: int = N_FUTURE_F
     recent = {e.objects for e in before if e.frame >= start - COLLISION_GAP_FRAMES}
     after = tuple(replace(e, frame=e.frame + start) for e in late.collisions[0]
                   if not (e.objects in recent and e.frame <= COLLISION_GAP_FRAMES))  # one contact, not two
-    state = State(np.concatenate([early.position[:, :start], late.position], axis=1),
-                  np.concatenate([early.velocity[:, :start], late.velocity], axis=1),
+    position = np.concatenate([early.position[:, :start], late.position], axis=1)
+    contact = np.concatenate([early.contact[:, :start], late.contact], axis=1)
+    after = _new_collisions(contact[0], position[0], after, n_obs)
+    state = State(position, np.concatenate([early.velocity[:, :start], late.velocity], axis=1),
                   np.concatenate([early.yaw[:, :start], late.yaw], axis=1), late.active,
-                  (before + after,))
+                  (before + after,), contact)
     return World(_observation(observation.scene_index, objects, state, observation.camera), "factual")
 
 

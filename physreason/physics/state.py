@@ -20,7 +20,9 @@ class State:
 
     ``position`` (B, F, N, 2) units; ``velocity`` (B, F, N, 2) units/s; ``yaw`` (B, F, N) rad;
     ``active`` (B, N) bool (rows of inactive objects are NaN); ``collisions[b]``: scene b's
-    collision events, sorted by frame then pair, one per contact episode of a pair.
+    collision events, sorted by frame then pair, one per contact episode of a pair;
+    ``contact`` (B, F, N, N) bool, symmetric, or None: pair (i, j) touched during a step ending
+    in (f - 1, f] (frame 0: False), as the engine's rollout reports it.
     """
 
     position: np.ndarray
@@ -28,6 +30,7 @@ class State:
     yaw: np.ndarray
     active: np.ndarray
     collisions: tuple[tuple[Event, ...], ...]
+    contact: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
