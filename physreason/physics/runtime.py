@@ -8,6 +8,8 @@ threads (default: Taichi's, all cores).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 
 import taichi as ti
@@ -32,9 +34,10 @@ def ensure_taichi(arch: str | None = None) -> str:
         if not threads.isdigit() or int(threads) < 1:
             raise ConfigError(f"PHYSREASON_PHYSICS_THREADS must be a positive integer, got '{threads}'")
         kwargs["cpu_max_num_threads"] = int(threads)
-    if name == "cpu":
-        ti.init(arch=ti.cpu, **kwargs)
-    else:
-        ti.init(arch=ti.gpu, **kwargs)  # Taichi falls back to the CPU when no GPU backend works
+    with contextlib.redirect_stdout(io.StringIO()):  # ti.init prints "[Taichi] Starting on arch=..."
+        if name == "cpu":
+            ti.init(arch=ti.cpu, **kwargs)
+        else:
+            ti.init(arch=ti.gpu, **kwargs)  # Taichi falls back to the CPU when no GPU backend works
     _started = "cpu" if ti.lang.impl.current_cfg().arch in (ti.x64, ti.arm64) else "gpu"
     return _started
