@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
+import cli_run
 import pytest
+from cli_run import assert_clean_error
 from test_reasoning_executor import build_scene
 
 from physreason.datasets import files
 from physreason.reasoning.questions import parse_choice, parse_question
 
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "physreason.cli", *args], capture_output=True, text=True,
-                          timeout=60, cwd=cwd)
-
-
-def assert_clean_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    """Exit 2, one line on stderr naming ``words``, no traceback."""
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("physreason: error: ")
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0]
+run = partial(cli_run.run, timeout=60)
 
 
 @pytest.fixture(scope="module")

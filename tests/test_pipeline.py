@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import replace
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import assert_clean_error, run
 
 from physreason.datasets import files
 from physreason.datasets.generator.generate import GenerateConfig, counterfactuals, observation_from_rollout
@@ -25,21 +26,6 @@ from physreason.datasets.records import World
 
 SEED = 2024
 INDICES = (1, 2)  # both have questions of all four types
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "physreason.cli", *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
-
-
-def assert_clean_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    """Exit 2, one line on stderr naming ``words``, no traceback."""
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("physreason: error: ")
-    for word in words:
-        assert word in lines[0]
 
 
 def write_video_files(root: Path, index: int, seed: int = SEED) -> None:
