@@ -67,7 +67,7 @@ def main() -> None:
                 return out
 
             frames = timed("decode video", read_video, video)
-            dets = timed("detect (net + masks)", detect_frames, frames, models)
+            dets = timed("detect (net + masks)", detect_frames, frames, models.detector, models.decode)
             labels = timed("attributes", classify_detections, frames, dets, models)
             props = timed("proposals (RLE)", to_proposals, dets, labels)
             obs = timed("observe (track, lift, events)", observe, props, CLEVRER_CAMERA, len(frames), 0)

@@ -47,7 +47,7 @@ def evaluate_video(job: tuple[int, str, str, str, str | None, int]) -> dict:
     truth = read_annotation(annotation)
     gt_frames = {f.frame_index: f for f in read_proposals(proposal).frames}
     t0 = time.process_time()
-    dets = detect_frames(frames, models)
+    dets = detect_frames(frames, models.detector, models.decode)
     labels = classify_detections(frames, dets, models)
     seen = observe(to_proposals(dets, labels), truth.camera, len(frames), idx)
     cpu = time.process_time() - t0

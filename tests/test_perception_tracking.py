@@ -15,7 +15,7 @@ from physreason.perception.corrupt import corrupt_proposals
 from physreason.perception.events import clean_visibility
 from physreason.perception.metrics import idf1, match_objects, mota, score_video
 from physreason.perception.observe import detections, observe
-from physreason.perception.tracking import Detection, track
+from physreason.perception.tracking import VOCABULARY, Detection, track
 
 CAMERA = camera_for_size(240, 160)
 N_FRAMES = 128
@@ -94,6 +94,29 @@ def test_tracker_bridges_a_gap_and_ignores_a_false_positive() -> None:
     tracks = track(frames)
     assert [tr.key for tr in tracks] == [("red", "metal", "cube"), ("blue", "rubber", "sphere")]
     assert len(tracks[0].detections) == 27 and len(tracks[1].detections) == 30
+
+
+def _probs(color: dict[str, float], material: dict[str, float], shape: dict[str, float]) -> dict[str, np.ndarray]:
+    """Classifier probabilities per attribute from {value: probability} (the rest share what is left)."""
+    out = {}
+    for name, given in (("color", color), ("material", material), ("shape", shape)):
+        vocab = VOCABULARY[name]
+        rest = (1.0 - sum(given.values())) / max(len(vocab) - len(given), 1)
+        out[name] = np.array([given.get(v, rest) for v in vocab])
+    return out
+
+
+def test_two_objects_voting_one_triple_get_distinct_triples() -> None:
+    """A triple is unique in a video: when two objects seen together both look most like the red
+    metal cube, the one with less evidence takes its next most likely triple."""
+    sure = _probs({"red": 0.95}, {"metal": 0.95}, {"cube": 0.95})
+    unsure = _probs({"red": 0.9}, {"metal": 0.6, "rubber": 0.4}, {"cube": 0.9})
+    frames = [[Detection(t, np.array([0.05 * t, 0.0]), "red", "metal", "cube", 1.0, probs=sure),
+               Detection(t, np.array([0.05 * t, 0.6]), "red", "metal", "cube", 1.0, probs=unsure)]
+              for t in range(20)]
+    tracks = track(frames)
+    assert [tr.voted for tr in tracks] == [("red", "metal", "cube")] * 2
+    assert [tr.key for tr in tracks] == [("red", "metal", "cube"), ("red", "rubber", "cube")]
 
 
 def test_visibility_hysteresis() -> None:

@@ -33,6 +33,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from physreason.errors import ConfigError
     from physreason.perception import train
+    from physreason.perception.perceive import WEIGHTS_DIR
 
     if args.epochs < 1 or args.attribute_epochs < 1 or args.frame_step < 1:
         raise ConfigError("--epochs, --attribute-epochs and --frame-step must be >= 1")
@@ -52,6 +53,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         train.export(out / "detector.pt", det, "detector", {"width": args.width})
         print(f"detector written to {out / 'detector.pt'}")
     if args.only in (None, "attributes"):
+        if args.crop_masks == "gt+detector":
+            detector = out / "detector.pt" if (out / "detector.pt").exists() else WEIGHTS_DIR / "detector.pt"
+            extra = train.prepare(args.data, frame_step=args.frame_step, seed=args.seed, indices=indices,
+                                  cache=work / "cache", detector=detector)
+            print(f"{len(extra.crops)} more object crops cut with the masks of {detector}")
+            data = train.concat_prepared([data, extra])
         for mode in args.attribute_modes:
             model = train.train_attributes(data, work, mode=mode, epochs=args.attribute_epochs, lr=args.attribute_lr,
                                            seed=args.seed)
@@ -84,6 +91,9 @@ def register_train(train_sub: argparse._SubParsersAction) -> None:
     t.add_argument("--attribute-epochs", type=int, default=30, help="attribute-net epochs")
     t.add_argument("--attribute-modes", nargs="+", default=["clean"], choices=["clean", "fgsm", "advprop"],
                    help="attribute training modes; the first is shipped as attributes.pt, others as attributes_MODE.pt")
+    t.add_argument("--crop-masks", choices=["gt", "gt+detector"], default="gt+detector",
+                   help="masks that cut the attribute crops: ground truth only, or also the detector's own "
+                        "(OUT/detector.pt if present, else the shipped one), matched to ground truth")
     t.add_argument("--only", choices=["detector", "attributes"], help="train only this model")
     t.add_argument("--batch", type=int, default=16, help="detector batch size")
     t.add_argument("--lr", type=float, default=3e-3, help="detector peak learning rate")

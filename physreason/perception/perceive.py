@@ -67,24 +67,33 @@ def _read_weights(path: Path, kind: str) -> dict:
     return data
 
 
+def read_detector(path: str | os.PathLike[str]) -> tuple[DetectorNet, DecodeConfig]:
+    """The detector of a ``detector.pt`` weight file (eval mode) and its decoding settings."""
+    path = Path(path)
+    det = _read_weights(path, "detector")
+    try:
+        detector = DetectorNet(det["config"]["width"])
+        detector.load_state_dict(det["state_dict"])
+        dec = DecodeConfig(**det.get("decode", {}))
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise FormatError(path, "state_dict", f"weights do not fit the detector ({exc.__class__.__name__})") from None
+    return detector.eval().to(memory_format=torch.channels_last), dec
+
+
 def load_models(weights: str | os.PathLike[str] | None = None) -> PerceptionModels:
     """The models of the weight folder ``weights`` (default: the shipped ones), loaded once per process."""
     folder = Path(weights).resolve() if weights is not None else WEIGHTS_DIR
     with _LOCK:
         if folder in _CACHE:
             return _CACHE[folder]
-        det = _read_weights(folder / "detector.pt", "detector")
+        detector, dec = read_detector(folder / "detector.pt")
         att = _read_weights(folder / "attributes.pt", "attributes")
         try:
-            detector = DetectorNet(det["config"]["width"])
-            detector.load_state_dict(det["state_dict"])
             attributes = attr.AttributeNet(**att["config"])
             attributes.load_state_dict(att["state_dict"])
-            dec = DecodeConfig(**det.get("decode", {}))
         except (KeyError, TypeError, RuntimeError) as exc:
             raise FormatError(folder, "state_dict", f"weights do not fit the models ({exc.__class__.__name__})") from None
-        models = PerceptionModels(detector.eval().to(memory_format=torch.channels_last),
-                                  attributes.eval().to(memory_format=torch.channels_last), dec, folder)
+        models = PerceptionModels(detector, attributes.eval().to(memory_format=torch.channels_last), dec, folder)
         _CACHE[folder] = models
         return models
 
@@ -103,14 +112,14 @@ def _check_frames(frames: np.ndarray, source: str) -> np.ndarray:
 
 
 @torch.inference_mode()
-def detect_frames(frames: np.ndarray, models: PerceptionModels) -> list[FrameDetections]:
-    """The detector's instances of every frame of ``frames`` (T, H, W, 3) uint8."""
+def detect_frames(frames: np.ndarray, detector: DetectorNet, config: DecodeConfig) -> list[FrameDetections]:
+    """The instances found by ``detector`` (decoded with ``config``) in every frame of ``frames`` (T, H, W, 3) uint8."""
     out: list[FrameDetections] = []
     h, w = frames.shape[1:3]
     for start in range(0, len(frames), DETECT_BATCH):
         chunk = torch.from_numpy(frames[start : start + DETECT_BATCH]).permute(0, 3, 1, 2).float().div_(255)
-        pred = models.detector(chunk.contiguous(memory_format=torch.channels_last))
-        out.extend(decode(pred, h, w, models.decode))
+        pred = detector(chunk.contiguous(memory_format=torch.channels_last))
+        out.extend(decode(pred, h, w, config))
     return out
 
 
@@ -161,7 +170,7 @@ def detect_video(frames: np.ndarray, *, weights: str | os.PathLike[str] | None =
     """Per-frame proposals (masks, attributes, scores) of frames (T, H, W, 3) uint8."""
     frames = _check_frames(frames, source)
     models = load_models(weights)
-    detections = detect_frames(frames, models)
+    detections = detect_frames(frames, models.detector, models.decode)
     return to_proposals(detections, classify_detections(frames, detections, models))
 
 

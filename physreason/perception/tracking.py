@@ -9,7 +9,10 @@ distance of the features. Pairs farther than the gate are never matched. Unmatch
 start tracks. After the video, tracks with fewer than ``min_hits`` detections are dropped (false
 positives) and tracks whose voted (color, material, shape) triple is the same and whose frames
 do not overlap are merged: a triple is unique in a video, so an object that was lost for long
-keeps one identity. Everything is deterministic.
+keeps one identity. Finally the kept tracks get distinct triples jointly (Hungarian assignment
+on each track's summed per-detection log-likelihood of every triple), so that two tracks whose
+votes name the same triple do not both keep it: the one with less evidence takes its next most
+likely triple. Everything is deterministic.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from physreason.errors import ConfigError
 ATTRIBUTES: tuple[str, ...] = ("color", "material", "shape")
 VOCABULARY: dict[str, tuple[str, ...]] = {"color": COLORS, "material": MATERIALS, "shape": SHAPES}
 _INFEASIBLE = 1e6
+MIN_PROBABILITY = 0.02
+"""Floor of a classifier probability in the triple log-likelihood: one confidently wrong crop
+costs at most log(1 / MIN_PROBABILITY)."""
+TRIPLES: tuple[tuple[str, str, str], ...] = tuple((c, m, s) for c in COLORS for m in MATERIALS for s in SHAPES)
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,11 @@ class Tracklet:
     detections: list[Detection] = field(default_factory=list)
     votes: dict[str, dict[str, float]] = field(default_factory=lambda: {a: defaultdict(float) for a in ATTRIBUTES})
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    loglik: dict[str, np.ndarray] = field(
+        default_factory=lambda: {a: np.zeros(len(VOCABULARY[a])) for a in ATTRIBUTES})
+    """Per attribute, the score-weighted sum over detections of log max(p, MIN_PROBABILITY) per value."""
+    assigned: tuple[str, str, str] | None = None
+    """The triple given by the joint assignment (None before it)."""
 
     @property
     def frames(self) -> np.ndarray:
@@ -114,9 +126,19 @@ class Tracklet:
         return value, (votes[value] / total if total > 0 else 0.0)
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        """The voted (color, material, shape) triple."""
+    def voted(self) -> tuple[str, str, str]:
+        """The voted (color, material, shape) triple, attribute by attribute."""
         return tuple(self.attribute(a)[0] for a in ATTRIBUTES)  # type: ignore[return-value]
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """The track's (color, material, shape): the assigned triple, else the voted one."""
+        return self.assigned if self.assigned is not None else self.voted
+
+    def triple_loglik(self) -> np.ndarray:
+        """Log-likelihood (len(TRIPLES),) of every triple, the attributes taken as independent."""
+        ll = [self.loglik[a] for a in ATTRIBUTES]
+        return (ll[0][:, None, None] + ll[1][None, :, None] + ll[2][None, None, :]).ravel()
 
     def predict(self, frame: int) -> np.ndarray:
         """Constant-velocity prediction (2,) of the centre at ``frame``, table units."""
@@ -133,11 +155,11 @@ class Tracklet:
         self.detections.append(det)
         weight = max(det.score, 1e-3)
         for a in ATTRIBUTES:
-            if det.probs is None:
-                self.votes[a][getattr(det, a)] += weight
-            else:
-                for value, p in zip(VOCABULARY[a], det.probs[a]):
+            probs = np.array([det.probability(a, value) for value in VOCABULARY[a]])
+            for value, p in zip(VOCABULARY[a], probs):
+                if p > 0:
                     self.votes[a][value] += weight * float(p)
+            self.loglik[a] += weight * np.log(np.maximum(probs, MIN_PROBABILITY))
 
     def absorb(self, other: Tracklet) -> None:
         """Merge a tracklet whose frames do not overlap this one's."""
@@ -145,6 +167,7 @@ class Tracklet:
         for a in ATTRIBUTES:
             for value, w in other.votes[a].items():
                 self.votes[a][value] += w
+            self.loglik[a] += other.loglik[a]
 
 
 def _cost(tr: Tracklet, det: Detection, config: TrackerConfig) -> float:
@@ -197,14 +220,14 @@ def track(frames: Sequence[Sequence[Detection]], config: TrackerConfig = Tracker
                 tr.add(d, config.velocity_gain, max_step)
                 live.append(tr)
     kept = [tr for tr in done + live if len(tr.detections) >= config.min_hits]
-    return _merge_same_triples(sorted(kept, key=lambda tr: (int(tr.frames[0]), tr.track_id)))
+    return assign_triples(_merge_same_triples(sorted(kept, key=lambda tr: (int(tr.frames[0]), tr.track_id))))
 
 
 def _merge_same_triples(tracklets: list[Tracklet]) -> list[Tracklet]:
     """Merge tracklets (in first-frame order) with equal voted triples and disjoint frames; renumber."""
     out: list[Tracklet] = []
     for tr in tracklets:
-        target = next((o for o in out if o.key == tr.key and not set(o.frames) & set(tr.frames)), None)
+        target = next((o for o in out if o.voted == tr.voted and not set(o.frames) & set(tr.frames)), None)
         if target is None:
             out.append(tr)
         else:
@@ -212,3 +235,15 @@ def _merge_same_triples(tracklets: list[Tracklet]) -> list[Tracklet]:
     for k, tr in enumerate(out):
         tr.track_id = k
     return out
+
+
+def assign_triples(tracklets: list[Tracklet]) -> list[Tracklet]:
+    """Give each tracklet a distinct (color, material, shape) triple, maximising the summed
+    log-likelihood (Hungarian assignment); with more tracklets than triples they keep their votes."""
+    if not tracklets or len(tracklets) > len(TRIPLES):
+        return tracklets
+    cost = -np.stack([tr.triple_loglik() for tr in tracklets])
+    rows, cols = linear_sum_assignment(cost)
+    for i, j in zip(rows, cols):
+        tracklets[i].assigned = TRIPLES[j]
+    return tracklets

@@ -16,6 +16,7 @@ the bag of tricks: random init, pixel masking, first-layer weight penalty; see
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,8 @@ from physreason.datasets.proposals import read_proposals
 from physreason.datasets.video import read_video
 from physreason.errors import ConfigError, FormatError
 from physreason.perception import attributes as attr
-from physreason.perception.detector import DetectorNet, detection_loss, detection_targets
+from physreason.perception.detection_metrics import mask_iou
+from physreason.perception.detector import DecodeConfig, DetectorNet, detection_loss, detection_targets
 
 MIN_CROP_AREA = 20
 """Objects with fewer visible pixels are not used as attribute training crops."""
@@ -75,6 +77,37 @@ def frame_masks(proposal_frame) -> tuple[np.ndarray, list[tuple[int, int, int]]]
     return np.stack(masks), labels
 
 
+def _object_crops(frame: np.ndarray, masks: np.ndarray, labels: list[tuple[int, int, int]],
+                  rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Jittered crops (K, 4, CROP, CROP) uint8 of the ``masks`` (N, H, W) of ``frame`` (H, W, 3)
+    with at least ``MIN_CROP_AREA`` pixels, and their labels."""
+    keep = [k for k in range(len(masks)) if masks[k].sum() >= MIN_CROP_AREA]
+    if not keep:
+        return np.zeros((0, 4, attr.CROP, attr.CROP), np.uint8), []
+    jitter = np.column_stack([rng.uniform(-0.08, 0.08, (len(keep), 2)), rng.uniform(-0.15, 0.15, len(keep))])
+    win = attr.mask_windows(masks[keep], jitter)
+    ft = torch.from_numpy(frame).permute(2, 0, 1).float() / 255
+    c = attr.crop_objects(ft, torch.from_numpy(masks[keep]), win)
+    return (c * 255).round().clamp(0, 255).to(torch.uint8).numpy(), [labels[k] for k in keep]
+
+
+def matched_detections(detected: np.ndarray, truth: np.ndarray, labels: list[tuple[int, int, int]],
+                       min_iou: float = 0.5) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """The detected masks (N, H, W) that overlap a ground-truth mask of ``truth`` (M, H, W) at IoU
+    >= ``min_iou``, with that mask's labels: training crops as the detector will cut them."""
+    if len(detected) == 0 or len(truth) == 0:
+        return np.zeros((0,) + truth.shape[1:], bool), []
+    iou = mask_iou(detected, truth)
+    best = iou.argmax(axis=1)
+    keep = [k for k in range(len(detected)) if iou[k, best[k]] >= min_iou]
+    return detected[keep], [labels[best[k]] for k in keep]
+
+
+def _stack(crops: list[np.ndarray], labels: list[tuple[int, int, int]], idx: int) -> tuple[np.ndarray, ...]:
+    arr = np.concatenate(crops) if crops else np.zeros((0, 4, attr.CROP, attr.CROP), np.uint8)
+    return arr, np.asarray(labels, np.int64).reshape(-1, 3), np.full(len(arr), idx, np.int64)
+
+
 def prepare_video(idx: int, video: Path, proposal: Path, frame_step: int, rng: np.random.Generator) -> PreparedData:
     """The training arrays of one video (see :func:`prepare`)."""
     frames = read_video(video)
@@ -88,43 +121,75 @@ def prepare_video(idx: int, video: Path, proposal: Path, frame_step: int, rng: n
             masks = np.zeros((0, h, w), bool)
         images.append(frame.reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3)).round().astype(np.uint8).transpose(2, 0, 1))
         targets.append(detection_targets(masks, h, w).astype(np.float16))
-        keep = [k for k in range(len(masks)) if masks[k].sum() >= MIN_CROP_AREA]
-        if not keep:
-            continue
-        jitter = np.column_stack([rng.uniform(-0.08, 0.08, (len(keep), 2)), rng.uniform(-0.15, 0.15, len(keep))])
-        win = attr.mask_windows(masks[keep], jitter)
-        ft = torch.from_numpy(frame).permute(2, 0, 1).float() / 255
-        c = attr.crop_objects(ft, torch.from_numpy(masks[keep]), win)
-        crops.append((c * 255).round().clamp(0, 255).to(torch.uint8).numpy())
-        labels.extend(labs[k] for k in keep)
-    crops_arr = np.concatenate(crops) if crops else np.zeros((0, 4, attr.CROP, attr.CROP), np.uint8)
-    return PreparedData(np.stack(images), np.stack(targets), crops_arr,
-                        np.asarray(labels, np.int64).reshape(-1, 3), np.full(len(crops_arr), idx, np.int64))
+        c, lab = _object_crops(frame, masks, labs, rng)
+        crops.append(c)
+        labels.extend(lab)
+    return PreparedData(np.stack(images), np.stack(targets), *_stack(crops, labels, idx))
+
+
+def prepare_detector_crops_video(idx: int, video: Path, proposal: Path, frame_step: int, rng: np.random.Generator,
+                                 detector: DetectorNet, decode_config: DecodeConfig) -> PreparedData:
+    """Attribute crops of one video cut with ``detector``'s own masks (matched to ground truth,
+    labelled with its attributes), from every ``frame_step``-th frame, half a step after the
+    frames :func:`prepare_video` reads; no detector images."""
+    from physreason.perception.perceive import detect_frames
+
+    frames = read_video(video)
+    props = {f.frame_index: f for f in read_proposals(proposal).frames}
+    t_count, h, w, _ = frames.shape
+    times = [t for t in range((idx + frame_step // 2) % frame_step, t_count, frame_step) if t in props]
+    crops, labels = [], []
+    for t, det in zip(times, detect_frames(frames[times], detector, decode_config)):
+        masks, labs = frame_masks(props[t])
+        c, lab = _object_crops(frames[t], *matched_detections(det.masks, masks.reshape(-1, h, w), labs), rng)
+        crops.append(c)
+        labels.extend(lab)
+    empty = np.zeros((0, 3, h // 2, w // 2), np.uint8), np.zeros((0, 5, h // 4, w // 4), np.float16)
+    return PreparedData(*empty, *_stack(crops, labels, idx))
+
+
+def concat_prepared(parts: list[PreparedData]) -> PreparedData:
+    """The arrays of several :class:`PreparedData` end to end."""
+    return PreparedData(*(np.concatenate([getattr(p, f) for p in parts]) for f in PreparedData.__dataclass_fields__))
 
 
 def prepare(root: str | Path, frame_step: int = 8, seed: int = 0, indices: list[int] | None = None,
-            cache: str | Path | None = None, progress: bool = True) -> PreparedData:
+            cache: str | Path | None = None, progress: bool = True,
+            detector: str | Path | None = None) -> PreparedData:
     """Read a generated dataset into training arrays (see the module docstring).
 
     With ``cache`` (a folder), each video's arrays are kept in ``cache/prep_XXXXX_sS.npz`` and
-    reused by later runs (an interrupted preparation resumes where it stopped).
+    reused by later runs (an interrupted preparation resumes where it stopped). With
+    ``detector`` (a ``detector.pt`` file), only attribute crops are made, cut with that
+    detector's masks (:func:`prepare_detector_crops_video`); their cache names carry a digest of
+    the weight file.
     """
     from tqdm import tqdm
 
     if frame_step < 1:
         raise ConfigError(f"frame_step must be >= 1, got {frame_step}")
+    tag, net = "prep", None
+    if detector is not None:
+        from physreason.perception.perceive import read_detector
+
+        net = read_detector(detector)
+        tag = "detcrops_" + hashlib.sha1(Path(detector).read_bytes()).hexdigest()[:10]
     parts = []
     for idx, video, proposal in tqdm(dataset_files(root, indices), desc="reading videos", unit="video",
                                      disable=not progress):
-        path = Path(cache) / f"prep_{idx:05d}_s{frame_step}_c{attr.CROP}_seed{seed}.npz" if cache is not None else None
+        path = Path(cache) / f"{tag}_{idx:05d}_s{frame_step}_c{attr.CROP}_seed{seed}.npz" if cache is not None else None
         if path is not None and path.exists():
             parts.append(load_prepared(path))
             continue
-        part = prepare_video(idx, video, proposal, frame_step, np.random.default_rng([seed, idx]))
+        rng = np.random.default_rng([seed, idx])
+        if net is None:
+            part = prepare_video(idx, video, proposal, frame_step, rng)
+        else:
+            part = prepare_detector_crops_video(idx, video, proposal, frame_step, rng, *net)
         if path is not None:
             save_prepared(path, part)
         parts.append(part)
-    return PreparedData(*(np.concatenate([getattr(p, f) for p in parts]) for f in PreparedData.__dataclass_fields__))
+    return concat_prepared(parts)
 
 
 def save_prepared(path: str | Path, data: PreparedData) -> None:

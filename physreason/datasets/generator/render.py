@@ -42,14 +42,21 @@ BACK, BACK_INTENSITY, BACK_SPECULAR = (180.0, 35.0), 0.18, 0.6
 _VIEW_CENTRE = (-1.5, 0.0, 0.0)
 _LIGHT_DISTANCE = 8.0
 _FLOOR_RGBA = "0.6 0.6 0.6 1"
+HEADLIGHT_SPECULAR = 0.5
+"""Specular intensity of the camera's headlight: faces turned towards the camera glint if glossy."""
+METAL_DIFFUSE = 0.6
+"""Metal's diffuse colour relative to its color's RGB. CLEVRER's metal is a dark, saturated base
+under bright reflections, so that a metal object reads as metal from any side; MuJoCo's classic
+renderer mirrors only planes, so the darker base and strong highlights stand in for reflections
+(with highlights alone, flat faces of metal cubes and cylinders looked like rubber)."""
 _MATERIAL_XML = {
-    # Metal: strong, tight specular highlights (they sharpen with tessellation, hence the fine
-    # numslices/numstacks). MuJoCo's classic renderer mirrors only planes, so reflectance would
-    # have no effect on the objects.
-    "metal": 'specular="1" shininess="0.9"',
+    # Metal: strong highlights, broad enough to reach flat faces at many angles (they sharpen
+    # with tessellation, hence the fine numslices/numstacks).
+    "metal": 'specular="1" shininess="0.4"',
     # Rubber: matte, a faint broad sheen.
     "rubber": 'specular="0.05" shininess="0.05"',
 }
+_DIFFUSE = {"metal": METAL_DIFFUSE, "rubber": 1.0}
 
 
 def _gl_context(width: int, height: int) -> mujoco.GLContext:
@@ -124,7 +131,7 @@ def scene_xml(objects: Sequence[ObjectInfo], camera: Camera = CLEVRER_CAMERA) ->
     rot = camera.rotation  # rows: right, down, forward
     xyaxes = np.concatenate([rot[0], -rot[1]])
     materials = "\n".join(
-        f'<material name="object{o.id}" rgba="{_vec(np.asarray(COLOR_RGB[o.color]) / 255.0)} 1" '
+        f'<material name="object{o.id}" rgba="{_vec(_DIFFUSE[o.material] * np.asarray(COLOR_RGB[o.color]) / 255.0)} 1" '
         f'{_MATERIAL_XML[o.material]}/>' for o in objects)
     bodies = "\n".join(f'<body name="object{o.id}" mocap="true">{_geom_xml(o)}</body>' for o in objects)
     return f"""
@@ -133,7 +140,7 @@ def scene_xml(objects: Sequence[ObjectInfo], camera: Camera = CLEVRER_CAMERA) ->
   <visual>
     <global offwidth="{camera.width}" offheight="{camera.height}" fovy="{camera.fovy_degrees:.12g}"/>
     <quality shadowsize="2048" offsamples="8" numslices="64" numstacks="32"/>
-    <headlight active="1" ambient="0.4 0.4 0.4" diffuse="0 0 0" specular="0 0 0"/>
+    <headlight active="1" ambient="0.4 0.4 0.4" diffuse="0 0 0" specular="{_vec([HEADLIGHT_SPECULAR] * 3)}"/>
     <map znear="0.01" zfar="100" shadowclip="1" haze="0"/>
     <rgba haze="0 0 0 1"/>
   </visual>
