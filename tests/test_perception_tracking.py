@@ -12,7 +12,7 @@ from physreason.datasets.proposals import ProposalFrame, ProposalObject, Proposa
 from physreason.datasets.rle import encode
 from physreason.errors import ConfigError, FormatError
 from physreason.perception.corrupt import corrupt_proposals
-from physreason.perception.events import clean_visibility
+from physreason.perception.events import clean_visibility, collision_candidates
 from physreason.perception.metrics import idf1, match_objects, mota, score_video
 from physreason.perception.observe import detections, observe
 from physreason.perception.tracking import VOCABULARY, Detection, track
@@ -117,6 +117,26 @@ def test_two_objects_voting_one_triple_get_distinct_triples() -> None:
     tracks = track(frames)
     assert [tr.voted for tr in tracks] == [("red", "metal", "cube")] * 2
     assert [tr.key for tr in tracks] == [("red", "metal", "cube"), ("red", "rubber", "cube")]
+
+
+def _pass_by(gap: float, push: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Object 0 slides along +x at 1 unit/s past object 1 at rest, their closest centres ``gap``
+    apart at frame 20; if ``push`` > 0, object 1 moves off along +y at ``push`` units/s from then."""
+    t = np.arange(40) / 25.0
+    p0 = np.column_stack([t - 0.8, np.zeros(40)])
+    p1 = np.column_stack([np.zeros(40), np.full(40, gap) + push * np.clip(t - 0.8, 0, None)])
+    v0 = np.tile([1.0, 0.0], (40, 1))
+    v1 = np.column_stack([np.zeros(40), np.where(t >= 0.8, push, 0.0)])
+    return [p0, p1], [v0, v1]
+
+
+@pytest.mark.parametrize("gap, push, found", [(0.53, 0.2, True),  # cubes touching corner first, a gentle push
+                                              (0.45, 0.0, False),  # near, but nobody's velocity changes
+                                              (0.8, 0.5, False)])  # a velocity change far apart
+def test_collision_candidates(gap: float, push: float, found: bool) -> None:
+    positions, velocities = _pass_by(gap, push)
+    events = collision_candidates(positions, velocities, [np.ones(40, bool)] * 2)
+    assert [(e.frame, e.objects) for e in events] == ([(20, (0, 1))] if found else [])
 
 
 def test_visibility_hysteresis() -> None:

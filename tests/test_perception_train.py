@@ -9,7 +9,7 @@ import torch
 from physreason.errors import ConfigError, FormatError
 from physreason.perception import attributes as attr
 from physreason.perception.detector import detection_targets
-from physreason.perception.train import PreparedData, export, train_attributes, train_detector
+from physreason.perception.train import PreparedData, export, matched_detections, train_attributes, train_detector
 
 
 @pytest.fixture
@@ -63,3 +63,19 @@ def test_bad_mode_and_corrupt_checkpoint(tiny_data, tmp_path):
     (tmp_path / "detector.ckpt").write_bytes(b"garbage")
     with pytest.raises(FormatError, match="detector.ckpt"):
         train_detector(tiny_data, tmp_path, epochs=1, batch=2, width=4, crop=(64, 96), progress=False)
+
+
+def test_detector_masks_take_the_labels_of_the_ground_truth_they_overlap():
+    truth = np.zeros((2, 40, 60), bool)
+    truth[0, 5:15, 5:15] = True
+    truth[1, 20:30, 30:45] = True
+    labels = [(0, 1, 2), (3, 0, 1)]
+    detected = np.zeros((3, 40, 60), bool)
+    detected[0, 21:30, 30:44] = True  # most of object 1
+    detected[1, 5:15, 5:9] = True  # a sliver of object 0: IoU 0.4
+    detected[2, 5:16, 5:16] = True  # object 0, a pixel too wide
+    masks, labs = matched_detections(detected, truth, labels)
+    assert labs == [(3, 0, 1), (0, 1, 2)]
+    assert np.array_equal(masks, detected[[0, 2]])
+    none, no_labels = matched_detections(detected[:0], truth, labels)
+    assert none.shape == (0, 40, 60) and no_labels == []

@@ -37,8 +37,8 @@ def clean_visibility(visible: np.ndarray, min_run: int = 3) -> np.ndarray:
 
 
 def collision_candidates(positions: Sequence[np.ndarray], velocities: Sequence[np.ndarray],
-                         visible: Sequence[np.ndarray], contact_distance: float = 2.5 * OBJECT_RADIUS,
-                         min_velocity_change: float = 0.3, window: int = 3) -> list[Event]:
+                         visible: Sequence[np.ndarray], contact_distance: float = 2.75 * OBJECT_RADIUS,
+                         min_velocity_change: float = 0.15, window: int = 3) -> list[Event]:
     """Collision candidates between every pair of objects.
 
     Per object: ``positions[k]`` (T, 2) table units, ``velocities[k]`` (T, 2) units/s,
@@ -47,6 +47,10 @@ def collision_candidates(positions: Sequence[np.ndarray], velocities: Sequence[n
     object's velocity ``window`` frames after the closest approach differs from the one
     ``window`` frames before by more than ``min_velocity_change`` units/s. The event sits at the
     closest frame, located at the midpoint of the two centres (z = 0.2), objects sorted.
+
+    The defaults reach two cubes touching corner first (centres up to 2.83 radii apart) and
+    gentle pushes; on ground-truth masks of 60 generated training videos they find collisions
+    with precision 0.94 and recall 0.97 (2.5 radii and 0.3 units/s: 0.98 and 0.85).
     """
     events = []
     n = len(positions)
