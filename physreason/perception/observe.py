@@ -134,7 +134,7 @@ def observe(proposals: Proposals, camera: Camera, n_frames: int, scene_index: in
     tracklets = track(detections(proposals, camera, n_frames, config.min_score), config.tracker)
     objects, tracks, positions, velocities, visible = [], [], [], [], []
     for tr in tracklets:
-        agree = np.array([_agrees(d, tr.key, config.min_agreement, config.trusted_score) for d in tr.detections])
+        agree = np.array([_agrees(d, tr.voted, config.min_agreement, config.trusted_score) for d in tr.detections])
         if not agree.any():  # attributes are voted one by one: no detection need have the triple
             agree[:] = True
         kept = [d for d, ok in zip(tr.detections, agree) if ok]
@@ -143,7 +143,9 @@ def observe(proposals: Proposals, camera: Camera, n_frames: int, scene_index: in
                              for d in kept])
         est = smooth_track(np.asarray(tr.frames)[agree], np.array([d.xy for d in kept]),
                            n_frames, camera, config.window, config.polyorder, config.max_gap, interior)
-        vis = clean_visibility(est.visible, config.min_run)
+        # visible as the annotations define it: seen, and the centre projects inside the image
+        centre_in_view = camera.in_view(np.column_stack([est.position, np.full(n_frames, CENTRE_HEIGHT)]))
+        vis = clean_visibility(est.visible & centre_in_view, config.min_run)
         if not vis.any():
             continue
         k = len(objects)

@@ -74,7 +74,14 @@ class TrackerConfig:
     seen just now wins over a lost one; ``max_age``: frames a lost track stays matchable;
     ``min_hits``: detections a track needs to be kept; ``velocity_gain``: weight of the newest
     velocity measurement in the track's velocity (units/frame); ``max_speed``: units/s, bound
-    on the predicted velocity.
+    on the predicted velocity; ``fragment_hits``: a track with fewer detections that continues
+    another one (it starts after the other ends, where the other's prediction gated by ``gate``
+    grown by ``gate_growth`` per frame of the gap puts it, at most ``fragment_gap`` frames later)
+    or that the other continues is merged into it whatever its attributes (objects entering
+    at the border or coming out of occlusion are often misclassified for a few frames);
+    ``border_score``: a track with fewer than ``fragment_hits`` detections, most of them cut by
+    the image border, none scoring ``border_score``, is dropped after that merging (the
+    detector's pieces of objects half out of view, lifted to wrong places).
     """
 
     gate: float = 0.8
@@ -87,6 +94,9 @@ class TrackerConfig:
     min_hits: int = 3
     velocity_gain: float = 0.6
     max_speed: float = 6.0
+    fragment_hits: int = 30
+    fragment_gap: int = 40
+    border_score: float = 0.7
 
     def __post_init__(self) -> None:
         if self.gate <= 0 or self.position_scale <= 0 or self.max_age < 0 or self.min_hits < 1:
@@ -162,7 +172,10 @@ class Tracklet:
             self.loglik[a] += weight * np.log(np.maximum(probs, MIN_PROBABILITY))
 
     def absorb(self, other: Tracklet) -> None:
-        """Merge a tracklet whose frames do not overlap this one's."""
+        """Merge a tracklet whose frames do not overlap this one's (the velocity becomes that of
+        whichever of the two ends later)."""
+        if other.detections[-1].frame > self.detections[-1].frame:
+            self.velocity = other.velocity
         self.detections = sorted(self.detections + other.detections, key=lambda d: d.frame)
         for a in ATTRIBUTES:
             for value, w in other.votes[a].items():
@@ -220,7 +233,47 @@ def track(frames: Sequence[Sequence[Detection]], config: TrackerConfig = Tracker
                 tr.add(d, config.velocity_gain, max_step)
                 live.append(tr)
     kept = [tr for tr in done + live if len(tr.detections) >= config.min_hits]
-    return assign_triples(_merge_same_triples(sorted(kept, key=lambda tr: (int(tr.frames[0]), tr.track_id))))
+    merged = _merge_fragments(sorted(kept, key=lambda tr: (int(tr.frames[0]), tr.track_id)), config)
+    return assign_triples(_merge_same_triples([tr for tr in merged if not _border_piece(tr, config)]))
+
+
+def _border_piece(tr: Tracklet, config: TrackerConfig) -> bool:
+    """Whether ``tr`` is a short, low-scoring track mostly cut by the border (see :class:`TrackerConfig`)."""
+    dets = tr.detections
+    return (len(dets) < config.fragment_hits and 2 * sum(d.truncated for d in dets) >= len(dets)
+            and max(d.score for d in dets) < config.border_score)
+
+
+def _continues(a: Tracklet, b: Tracklet, config: TrackerConfig) -> float | None:
+    """Distance (units) from ``a``'s prediction to ``b``'s first detection when ``b`` starts after
+    ``a`` ends, within ``fragment_gap`` frames and the grown gate; else None."""
+    gap = int(b.frames[0] - a.frames[-1])
+    if gap < 1 or gap > config.fragment_gap:
+        return None
+    dist = float(np.linalg.norm(a.predict(int(b.frames[0])) - b.detections[0].xy))
+    return dist if dist <= config.gate + config.gate_growth * (gap - 1) else None
+
+
+def _merge_fragments(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
+    """Merge short tracklets into the tracklet they continue or that continues them (see
+    :class:`TrackerConfig`), shortest first; tracklets stay in first-frame order."""
+    out = list(tracklets)
+    for frag in sorted(tracklets, key=lambda tr: (len(tr.detections), int(tr.frames[0]), tr.track_id)):
+        if len(frag.detections) >= config.fragment_hits or frag not in out:
+            continue
+        options = []
+        for other in out:
+            if other is frag:
+                continue
+            for before, after in ((other, frag), (frag, other)):
+                dist = _continues(before, after, config)
+                if dist is not None:
+                    options.append((dist, -len(other.detections), other.track_id, other))
+        if options:
+            target = min(options, key=lambda o: o[:3])[3]
+            target.absorb(frag)
+            out.remove(frag)
+    return sorted(out, key=lambda tr: (int(tr.frames[0]), tr.track_id))
 
 
 def _merge_same_triples(tracklets: list[Tracklet]) -> list[Tracklet]:
