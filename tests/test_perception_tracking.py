@@ -139,6 +139,31 @@ def test_collision_candidates(gap: float, push: float, found: bool) -> None:
     assert [(e.frame, e.objects) for e in events] == ([(20, (0, 1))] if found else [])
 
 
+def test_a_misclassified_piece_joins_the_track_it_continues() -> None:
+    """An object hidden twice for 15 frames is seen misclassified for the 10 frames between: the
+    piece continues the track (where its motion predicts), so it is merged, not a new object."""
+    frames: list[list[Detection]] = [[] for _ in range(80)]
+    for t in range(80):
+        if 20 <= t < 35 or 45 <= t < 60:
+            continue
+        shape = "cylinder" if 35 <= t < 45 else "cube"
+        frames[t].append(Detection(t, np.array([0.04 * t, 0.0]), "red", "metal", shape, 0.9))
+    tracks = track(frames)
+    assert [tr.key for tr in tracks] == [("red", "metal", "cube")]
+    assert len(tracks[0].detections) == 50
+
+
+def test_short_low_scoring_border_pieces_are_dropped() -> None:
+    frames = [[Detection(t, np.array([0.02 * t, 0.0]), "red", "metal", "cube", 0.9)] for t in range(40)]
+    for t in range(10, 18):  # a piece of something half out of view, never confident
+        frames[t].append(Detection(t, np.array([3.0, 2.0]), "blue", "rubber", "sphere", 0.3, truncated=True))
+    assert [tr.key for tr in track(frames)] == [("red", "metal", "cube")]
+    for t in range(10, 18):  # the same, but confident once: kept
+        frames[t][1] = Detection(t, np.array([3.0, 2.0]), "blue", "rubber", "sphere", 0.9 if t == 12 else 0.3,
+                                 truncated=True)
+    assert len(track(frames)) == 2
+
+
 def test_visibility_hysteresis() -> None:
     vis = np.array([0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0], bool)
     assert clean_visibility(vis).tolist() == [False] * 2 + [True] * 8 + [False] * 7
