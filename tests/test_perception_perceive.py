@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
 from physreason.cli import main
@@ -94,3 +95,38 @@ def test_bad_input_is_a_clear_error(rendered, tmp_path, capsys):
     assert not (tmp_path / "x.json").exists()
     with pytest.raises(PhysreasonError, match="detector.pt"):
         load_models(tmp_path)
+
+
+def test_learned_concepts_name_the_perceived_objects(rendered, tmp_path, capsys):
+    """--concepts: the tracks stay those of the supervised run, each object's words come from
+    the learned concepts run on its own detections."""
+    from physreason.concepts.model import LearnedConcepts
+    from physreason.perception.object_features import CropConfig, ObjectEncoder
+    from physreason.perception.observe import observe_with_ids
+    from physreason.reasoning.concepts import ConceptSpace
+
+    frames, _ = rendered
+    torch.manual_seed(0)
+    encoder = ObjectEncoder("cropnet_tiny", input_size=16, pool="meanmax")
+    model = LearnedConcepts(encoder, ConceptSpace(encoder.feature_dim, 8), CropConfig(n_crops=2, size=16))
+    path = tmp_path / "concepts.pt"
+    model.save(path)
+    supervised = perceive_frames(frames)
+    learned = perceive_frames(frames, concepts=path)
+    assert len(learned.tracks) == len(supervised.tracks) == len(OBJECTS)
+    assert all(np.array_equal(a.position, b.position) for a, b in zip(learned.tracks, supervised.tracks))
+    _, ids = observe_with_ids(detect_video(frames), CLEVRER_CAMERA, len(frames), 0)
+    assert set(ids.values()) == {o.id for o in supervised.objects}
+    words = model.describe_video(frames, detect_video(frames), ids)
+    assert {o.id: o.key for o in learned.objects} == words
+    video = tmp_path / "video_00000.mp4"
+    write_video(video, frames)
+    assert main(["perceive", str(video), "--out", str(tmp_path / "o.json"), "--concepts", str(tmp_path / "no.pt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no.pt" in err[0] and not (tmp_path / "o.json").exists()
+
+
+def test_shipped_learned_concepts_name_the_colors(rendered):
+    frames, _ = rendered
+    found = {o.color for o in perceive_frames(frames, concepts="learned").objects}
+    assert found == {o.color for o in OBJECTS}

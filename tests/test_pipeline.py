@@ -222,3 +222,19 @@ def test_pictures(engine) -> None:
     image = trajectory_plot(obs, worlds.future)
     assert image.size == (900, 1000)
     assert len(np.unique(np.asarray(image).reshape(-1, 3), axis=0)) > 5
+
+
+def test_stored_results_are_reused_only_with_the_same_perception(dataset: Path, tmp_path: Path) -> None:
+    """A resumed perception-mode eval recomputes videos perceived with other weights or concepts."""
+    from physreason.datasets.fileio import write_json
+    from physreason.pipeline.evaluate import RESULT_VERSION, VideoJob, _question_key, cached_result
+
+    video = read_questions(str(DatasetLayout(dataset).path("question", INDICES[0]))).videos[0]
+    path = str(tmp_path / "video.json")
+    job = VideoJob(INDICES[0], "video.mp4", "perception", video, path, concepts="learned")
+    write_json(path, {"version": RESULT_VERSION, "mode": "perception", "source": "video.mp4",
+                      "questions": _question_key(video), "perception": job.perception(), "answers": []})
+    assert cached_result(job) is not None
+    assert cached_result(replace(job, concepts=None)) is None
+    assert cached_result(replace(job, weights="other")) is None
+    assert VideoJob(0, "a.json", "oracle", video, path).perception() is None

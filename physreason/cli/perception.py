@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from physreason.cli.pipeline import add_concepts_argument
+
 
 def _cmd_perceive(args: argparse.Namespace) -> int:
     import time
 
     from physreason.datasets import files
     from physreason.errors import ConfigError
+    from physreason.cli.pipeline import concepts_option
     from physreason.perception.perceive import perceive_video
 
     if args.scene_index < 0:
         raise ConfigError(f"--scene-index must be >= 0, got {args.scene_index}")
     t0 = time.perf_counter()
-    obs = perceive_video(args.video, scene_index=args.scene_index, weights=args.weights)
+    obs = perceive_video(args.video, scene_index=args.scene_index, weights=args.weights,
+                         concepts=concepts_option(args))
     files.write_annotation(args.out, obs)
     n_in = sum(e.kind == "in" for e in obs.events)
     n_out = sum(e.kind == "out" for e in obs.events)
@@ -75,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="where to write the observation (annotation JSON)")
     p.add_argument("--weights", help="folder with detector.pt and attributes.pt (default: the shipped weights)")
     p.add_argument("--scene-index", type=int, default=0, help="scene index written in the annotation")
+    add_concepts_argument(p)
     p.set_defaults(func=_cmd_perceive)
 
 

@@ -9,6 +9,19 @@ from physreason.errors import ConfigError
 from physreason.execution import add_backend_arguments
 
 
+def add_concepts_argument(parser: argparse.ArgumentParser) -> None:
+    """``--concepts``: which model names the perceived objects' color, material and shape."""
+    parser.add_argument("--concepts", default="supervised", metavar="supervised|learned|FILE.pt",
+                        help="attribute words from the supervised attribute net (default), from the shipped "
+                             "concepts learned from questions and answers ('learned'), or from a file made by "
+                             "'physreason train concepts'")
+
+
+def concepts_option(args: argparse.Namespace) -> str | None:
+    """The ``concepts`` argument of the engine for ``--concepts`` (None: the supervised net)."""
+    return None if args.concepts == "supervised" else args.concepts
+
+
 def _print_answer(result, trace: bool, truth: str | dict | None = None) -> None:
     """One question's answer(s), right/wrong against ``truth`` when known, and its trace."""
     if result.answer is not None:
@@ -33,7 +46,7 @@ def _cmd_answer(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if not source.exists():
         raise ConfigError(f"{source}: file not found")
-    engine = Engine(weights=args.weights)
+    engine = Engine(weights=args.weights, concepts=concepts_option(args))
     if args.question is not None:
         from physreason.reasoning.questions import read_question
 
@@ -105,7 +118,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     config = EvalConfig(Path(args.data_dir), mode=args.mode, split=args.split,
                         questions=Path(args.questions) if args.questions else None, workers=args.workers or 1,
-                        limit=args.limit, weights=args.weights)
+                        limit=args.limit, weights=args.weights, concepts=concepts_option(args))
     if not config.root.is_dir():
         raise ConfigError(f"{config.root}: directory not found")
     with backend_from_args(args) as backend:
@@ -151,6 +164,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     answer.add_argument("--world-out", help="also write the predicted world (observed + future) as WORLD.json")
     answer.add_argument("--trace", action="store_true", help="print the program trace")
     answer.add_argument("--weights", help="perception weights (default: the shipped ones)")
+    add_concepts_argument(answer)
     answer.set_defaults(func=_cmd_answer)
 
     ev = sub.add_parser("eval", help="answer and score every video of a CLEVRER-layout folder")
@@ -161,6 +175,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="oracle: ground-truth annotations replace perception (physics is still fitted)")
     ev.add_argument("--limit", type=int, help="only the first N videos")
     ev.add_argument("--weights", help="perception weights (default: the shipped ones)")
+    add_concepts_argument(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.add_argument("--out", required=True, help="RESULTS.json (CLEVRER submission); the report and per-video "
                                                  "results go beside it (RESULTS.report.json, RESULTS.videos/)")

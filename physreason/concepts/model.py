@@ -23,6 +23,9 @@ from physreason.perception.object_features import CropConfig, ObjectEncoder, enc
 from physreason.reasoning.concepts import ConceptSpace
 
 FORMAT = "physreason-concepts-1"
+SHIPPED = Path(__file__).resolve().parent / "weights" / "concepts.pt"
+"""The learned concepts shipped with the package (``"learned"`` in :func:`load_concepts`)."""
+_LOADED: dict[Path, LearnedConcepts] = {}
 
 
 @dataclass
@@ -69,6 +72,18 @@ class LearnedConcepts:
         ``ids`` assigns each ``(frame_index, index in the frame)`` detection to (e.g. track ids).
         """
         return self.describe_crops(video_object_crops(frames, proposals, self.crops, ids))
+
+
+def load_concepts(path: str | Path) -> LearnedConcepts:
+    """The learned concepts of a file, or the shipped ones for ``"learned"``; loaded once per process."""
+    file = SHIPPED if str(path) == "learned" else Path(path).resolve()
+    if not file.is_file():
+        raise ConfigError(f"{file}: learned-concepts file not found (make one with 'physreason train concepts')")
+    if file not in _LOADED:
+        model = LearnedConcepts.load(file)
+        check_vocab(model.space)
+        _LOADED[file] = model
+    return _LOADED[file]
 
 
 def relabel_observation(observation: Observation, words: Mapping[int, tuple[str, str, str]]) -> Observation:

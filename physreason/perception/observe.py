@@ -129,10 +129,18 @@ def observe(proposals: Proposals, camera: Camera, n_frames: int, scene_index: in
     ``n_frames`` is the video's length in frames; an empty scene gives an Observation with no
     objects. Bad input raises :class:`FormatError` (proposals) or :class:`ConfigError` (arguments).
     """
+    return observe_with_ids(proposals, camera, n_frames, scene_index, config)[0]
+
+
+def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_index: int,
+                     config: PerceptionConfig = PerceptionConfig()) -> tuple[Observation, dict[tuple[int, int], int]]:
+    """:func:`observe`, and the object id each proposal went to: ``{(frame_index, index in the
+    frame): object id}`` (proposals of no object are absent)."""
     if n_frames < 1 or scene_index < 0:
         raise ConfigError(f"observe needs n_frames >= 1 and scene_index >= 0, got {n_frames} and {scene_index}")
     tracklets = track(detections(proposals, camera, n_frames, config.min_score), config.tracker)
     objects, tracks, positions, velocities, visible = [], [], [], [], []
+    ids: dict[tuple[int, int], int] = {}
     for tr in tracklets:
         agree = np.array([_agrees(d, tr.voted, config.min_agreement, config.trusted_score) for d in tr.detections])
         if not agree.any():  # attributes are voted one by one: no detection need have the triple
@@ -149,6 +157,7 @@ def observe(proposals: Proposals, camera: Camera, n_frames: int, scene_index: in
         if not vis.any():
             continue
         k = len(objects)
+        ids.update({(d.frame, d.index): k for d in tr.detections})
         objects.append(ObjectInfo(k, *tr.key))
         zeros = np.zeros((n_frames, 3))
         tracks.append(Track(k, np.column_stack([est.position, np.full(n_frames, CENTRE_HEIGHT)]),
@@ -157,4 +166,4 @@ def observe(proposals: Proposals, camera: Camera, n_frames: int, scene_index: in
         velocities.append(est.velocity)
         visible.append(vis)
     collisions = tuple(collision_candidates(positions, velocities, visible))
-    return Observation(scene_index, tuple(objects), tuple(tracks), collisions, n_frames, camera)
+    return Observation(scene_index, tuple(objects), tuple(tracks), collisions, n_frames, camera), ids

@@ -31,7 +31,7 @@ from physreason.datasets.vocab import COLORS, MATERIALS, SHAPES
 from physreason.errors import ConfigError, FormatError, VideoError
 from physreason.perception import attributes as attr
 from physreason.perception.detector import DecodeConfig, DetectorNet, FrameDetections, decode
-from physreason.perception.observe import PerceptionConfig, observe
+from physreason.perception.observe import PerceptionConfig, observe_with_ids
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 """The shipped weights."""
@@ -176,7 +176,8 @@ def detect_video(frames: np.ndarray, *, weights: str | os.PathLike[str] | None =
 
 def perceive_frames(frames: np.ndarray, *, camera: Camera | None = None, scene_index: int = 0,
                     weights: str | os.PathLike[str] | None = None, source: str = "<frames>",
-                    config: PerceptionConfig = PerceptionConfig()) -> Observation:
+                    config: PerceptionConfig = PerceptionConfig(),
+                    concepts: str | os.PathLike[str] | None = None) -> Observation:
     """The Observation of frames (T, H, W, 3) uint8 RGB already in memory (see :func:`perceive_video`)."""
     frames = _check_frames(frames, source)
     camera = CLEVRER_CAMERA if camera is None else camera
@@ -184,16 +185,25 @@ def perceive_frames(frames: np.ndarray, *, camera: Camera | None = None, scene_i
         raise ConfigError(f"camera is {camera.width}x{camera.height} but the frames of {source} are "
                           f"{frames.shape[2]}x{frames.shape[1]}")
     proposals = detect_video(frames, weights=weights, source=source)
-    return observe(proposals, camera, len(frames), scene_index, config)
+    observation, ids = observe_with_ids(proposals, camera, len(frames), scene_index, config)
+    if concepts is None:
+        return observation
+    from physreason.concepts.model import load_concepts, relabel_observation
+
+    return relabel_observation(observation, load_concepts(concepts).describe_video(frames, proposals, ids))
 
 
 def perceive_video(video: str | Path, *, camera: Camera | None = None, scene_index: int = 0,
-                   weights: str | Path | None = None) -> Observation:
+                   weights: str | Path | None = None, concepts: str | Path | None = None) -> Observation:
     """The Observation (objects, tracks, events, camera) perceived in a video file or PNG folder.
 
-    ``camera`` defaults to CLEVRER's; ``weights`` to the shipped models. A missing or corrupt
+    ``camera`` defaults to CLEVRER's; ``weights`` to the shipped models; ``concepts``, a
+    learned-concepts file (``physreason train concepts``, or ``"learned"`` for the shipped one),
+    names the objects' color, material and shape in place of the supervised attribute net
+    (tracking still uses the net's votes). A missing or corrupt
     video or a frame of the wrong size raises :class:`VideoError` naming the file (and frame);
     a scene with nothing detected gives an Observation with no objects.
     """
     frames = read_video(video)
-    return perceive_frames(frames, camera=camera, scene_index=scene_index, weights=weights, source=str(video))
+    return perceive_frames(frames, camera=camera, scene_index=scene_index, weights=weights, source=str(video),
+                           concepts=concepts)

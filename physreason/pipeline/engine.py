@@ -34,8 +34,11 @@ SIMULATED_TYPES: tuple[str, ...] = ("predictive", "counterfactual")
 """Question types answered on simulated worlds (they need the physics fit)."""
 
 
-def perceive(video: str | os.PathLike[str], scene_index: int = 0, weights: str | None = None) -> Observation:
-    """The Observation perception makes of a video (file or frame folder)."""
+def perceive(video: str | os.PathLike[str], scene_index: int = 0, weights: str | None = None,
+             concepts: str | None = None) -> Observation:
+    """The Observation perception makes of a video (file or frame folder); ``concepts``: a
+    learned-concepts file (or ``"learned"``) naming the objects' attributes, see
+    :func:`physreason.perception.perceive.perceive_video`."""
     path = Path(video)
     if not path.exists():
         raise ConfigError(f"{path}: file not found")
@@ -44,11 +47,11 @@ def perceive(video: str | os.PathLike[str], scene_index: int = 0, weights: str |
     except ImportError as exc:
         raise ConfigError(f"perception is not available in this installation ({exc}); "
                           "give an annotation_XXXXX.json instead (oracle mode)") from None
-    return perceive_video(path, scene_index=scene_index, weights=weights)
+    return perceive_video(path, scene_index=scene_index, weights=weights, concepts=concepts)
 
 
 def load_observation(source: str | os.PathLike[str], scene_index: int | None = None,
-                     weights: str | None = None) -> Observation:
+                     weights: str | None = None, concepts: str | None = None) -> Observation:
     """An observation from an annotation JSON (ground truth) or a video (perception)."""
     from physreason.datasets import files
 
@@ -57,7 +60,7 @@ def load_observation(source: str | os.PathLike[str], scene_index: int | None = N
         raise ConfigError(f"{path}: file not found")
     if path.suffix.lower() == ".json":
         return files.read_annotation(path)
-    return perceive(path, scene_index if scene_index is not None else _index_from_name(path), weights)
+    return perceive(path, scene_index if scene_index is not None else _index_from_name(path), weights, concepts)
 
 
 def _index_from_name(path: Path) -> int:
@@ -109,11 +112,14 @@ class QuestionResult:
 class Engine:
     """Perception → physics → reasoning for one video at a time (see the module docstring).
 
-    ``weights``: perception weights (default: the shipped ones); ``n_future``: frames simulated
-    past the video for predictive questions."""
+    ``weights``: perception weights (default: the shipped ones); ``concepts``: a learned-concepts
+    file, or ``"learned"`` for the shipped one, naming color, material and shape in place of the
+    supervised attribute net (None: the net); ``n_future``: frames simulated past the video for
+    predictive questions."""
 
     weights: str | None = None
     n_future: int = N_FUTURE_FRAMES
+    concepts: str | None = None
     observation: Observation | None = field(default=None, init=False)
     worlds: Any = field(default=None, init=False)  # pipeline.worlds.Worlds once fitted
     timings: dict[str, float] = field(default_factory=dict, init=False)
@@ -124,7 +130,8 @@ class Engine:
         """Watch a video (mp4 or frame folder) with perception; returns the engine."""
         path = Path(video)
         t0 = time.perf_counter()
-        obs = perceive(path, scene_index if scene_index is not None else _index_from_name(path), self.weights)
+        obs = perceive(path, scene_index if scene_index is not None else _index_from_name(path), self.weights,
+                       self.concepts)
         return self._set(obs, perception=time.perf_counter() - t0)
 
     def from_annotation(self, path: str | os.PathLike[str]) -> Engine:
@@ -249,5 +256,5 @@ class Engine:
 
         config = EvalConfig(Path(data_dir), mode=mode, split=split, workers=workers, limit=limit,
                             questions=Path(questions) if questions is not None else None,
-                            weights=self.weights, n_future=self.n_future)
+                            weights=self.weights, concepts=self.concepts, n_future=self.n_future)
         return evaluate_dataset(config, out=Path(out) if out is not None else None, quiet=quiet)

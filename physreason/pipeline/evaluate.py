@@ -55,6 +55,7 @@ class EvalConfig:
     limit: int | None = None
     weights: str | None = None
     n_future: int = N_FUTURE_FRAMES
+    concepts: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -78,6 +79,11 @@ class VideoJob:
     weights: str | None = None
     n_future: int = N_FUTURE_FRAMES
     threads: int = 0
+    concepts: str | None = None
+
+    def perception(self) -> dict[str, str | None] | None:
+        """What perception ran with (None in oracle mode): a stored result is reused only if equal."""
+        return None if self.mode == "oracle" else {"weights": self.weights, "concepts": self.concepts}
 
 
 @dataclass
@@ -183,7 +189,7 @@ def plan(config: EvalConfig, results_dir: Path) -> tuple[list[VideoJob], list[in
         indices = indices[:config.limit]
     threads = 1 if config.workers > 1 else 0
     jobs = [VideoJob(i, str(sources[i]), config.mode, questions[i], str(results_dir / f"video_{i:05d}.json"),
-                     config.weights, config.n_future, threads) for i in indices]
+                     config.weights, config.n_future, threads, config.concepts) for i in indices]
     return jobs, missing
 
 
@@ -202,7 +208,8 @@ def cached_result(job: VideoJob) -> dict | None:
     except FormatError:
         return None
     if (not isinstance(data, dict) or data.get("version") != RESULT_VERSION or data.get("mode") != job.mode
-            or data.get("source") != job.source or data.get("questions") != _question_key(job.questions)):
+            or data.get("source") != job.source or data.get("questions") != _question_key(job.questions)
+            or data.get("perception") != job.perception()):
         return None
     return data
 
@@ -236,8 +243,8 @@ def run_video(job: VideoJob) -> dict:
 
     t0 = time.perf_counter()
     result: dict = {"version": RESULT_VERSION, "scene_index": job.index, "mode": job.mode, "source": job.source,
-                    "questions": _question_key(job.questions)}
-    engine = Engine(weights=job.weights, n_future=job.n_future)
+                    "questions": _question_key(job.questions), "perception": job.perception()}
+    engine = Engine(weights=job.weights, n_future=job.n_future, concepts=job.concepts)
     errors: list[dict] = []
 
     def on_error(question, exc: PhysreasonError) -> None:
