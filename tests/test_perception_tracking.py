@@ -164,6 +164,20 @@ def test_short_low_scoring_border_pieces_are_dropped() -> None:
     assert len(track(frames)) == 2
 
 
+def test_an_object_detected_twice_is_one_track() -> None:
+    """Two detections of one object in the same frames (a mask split in two, lifted 0.2 units
+    apart: closer than two objects can be) are one object; two objects side by side stay two."""
+    frames = [[Detection(t, np.array([0.03 * t, 0.0]), "red", "metal", "cube", 0.9),
+               Detection(t, np.array([0.0, 1.0]), "blue", "rubber", "sphere", 0.9)] for t in range(50)]
+    for t in range(20, 40):
+        frames[t].append(Detection(t, np.array([0.03 * t, 0.2]), "red", "metal", "cylinder", 0.6))
+    tracks = track(frames)
+    assert sorted(tr.key for tr in tracks) == [("blue", "rubber", "sphere"), ("red", "metal", "cube")]
+    for t in range(20, 40):  # a real third object 0.45 units away (touching spheres: 0.4)
+        frames[t][2] = Detection(t, np.array([0.03 * t, 0.45]), "green", "metal", "sphere", 0.9)
+    assert len(track(frames)) == 3
+
+
 def test_visibility_hysteresis() -> None:
     vis = np.array([0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0], bool)
     assert clean_visibility(vis).tolist() == [False] * 2 + [True] * 8 + [False] * 7

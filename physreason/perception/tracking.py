@@ -97,6 +97,7 @@ class TrackerConfig:
     fragment_hits: int = 30
     fragment_gap: int = 40
     border_score: float = 0.7
+    duplicate_distance: float = 0.35
 
     def __post_init__(self) -> None:
         if self.gate <= 0 or self.position_scale <= 0 or self.max_age < 0 or self.min_hits < 1:
@@ -105,7 +106,7 @@ class TrackerConfig:
             raise ConfigError(f"TrackerConfig.velocity_gain must lie in (0, 1], got {self.velocity_gain}")
 
 
-@dataclass
+@dataclass(eq=False)
 class Tracklet:
     """One tracked object: its detections in frame order, and score-weighted attribute votes."""
 
@@ -234,7 +235,35 @@ def track(frames: Sequence[Sequence[Detection]], config: TrackerConfig = Tracker
                 live.append(tr)
     kept = [tr for tr in done + live if len(tr.detections) >= config.min_hits]
     merged = _merge_fragments(sorted(kept, key=lambda tr: (int(tr.frames[0]), tr.track_id)), config)
+    merged = _merge_duplicates(merged, config)
     return assign_triples(_merge_same_triples([tr for tr in merged if not _border_piece(tr, config)]))
+
+
+def _merge_duplicates(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
+    """Fold tracklets that follow the same object in the same frames into the longer one (see
+    :class:`TrackerConfig`); tracklets stay in first-frame order."""
+    out = list(tracklets)
+    max_step = config.max_speed / FPS
+    for short in sorted(tracklets, key=lambda tr: (len(tr.detections), int(tr.frames[0]), tr.track_id)):
+        if short not in out:
+            continue
+        at = {d.frame: d for d in short.detections}
+        for other in out:
+            if other is short or len(other.detections) < len(short.detections):
+                continue
+            common = [d for d in other.detections if d.frame in at]
+            if not common or np.median([np.linalg.norm(d.xy - at[d.frame].xy) for d in common]) >= config.duplicate_distance:
+                continue
+            seen = {d.frame for d in other.detections}
+            detections = sorted(other.detections + [d for d in short.detections if d.frame not in seen],
+                                key=lambda d: d.frame)
+            rebuilt = Tracklet(other.track_id)
+            for d in detections:
+                rebuilt.add(d, config.velocity_gain, max_step)
+            out[out.index(other)] = rebuilt
+            out.remove(short)
+            break
+    return out
 
 
 def _border_piece(tr: Tracklet, config: TrackerConfig) -> bool:
