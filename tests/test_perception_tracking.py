@@ -178,6 +178,20 @@ def test_an_object_detected_twice_is_one_track() -> None:
     assert len(track(frames)) == 3
 
 
+def test_one_triple_seen_twice_around_a_contact_is_one_object() -> None:
+    """The tracker loses an object at a contact and restarts it while the old track still takes
+    a few detections (here 4 shared frames, the two tracks 0.5 units apart): a triple is
+    unique, so the two tracks are one object, not a second one given another triple."""
+    frames = [[Detection(t, np.array([0.02 * t, 0.0]), "green", "metal", "cube", 0.9)] for t in range(60)]
+    for t in range(60):
+        xy = np.array([0.5 + 0.03 * t, 0.5]) if t < 34 else np.array([0.03 * t, 1.0])
+        frames[t].append(Detection(t, xy, "purple", "metal", "sphere", 0.9))
+    for t in range(30, 34):
+        frames[t].append(Detection(t, np.array([0.03 * t, 1.0]), "purple", "metal", "sphere", 0.9))
+    tracks = track(frames)
+    assert sorted(tr.key for tr in tracks) == [("green", "metal", "cube"), ("purple", "metal", "sphere")]
+
+
 def test_visibility_hysteresis() -> None:
     vis = np.array([0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0], bool)
     assert clean_visibility(vis).tolist() == [False] * 2 + [True] * 8 + [False] * 7

@@ -98,6 +98,7 @@ class TrackerConfig:
     fragment_gap: int = 40
     border_score: float = 0.7
     duplicate_distance: float = 0.35
+    overlap_frames: int = 10
 
     def __post_init__(self) -> None:
         if self.gate <= 0 or self.position_scale <= 0 or self.max_age < 0 or self.min_hits < 1:
@@ -172,17 +173,6 @@ class Tracklet:
                     self.votes[a][value] += weight * float(p)
             self.loglik[a] += weight * np.log(np.maximum(probs, MIN_PROBABILITY))
 
-    def absorb(self, other: Tracklet) -> None:
-        """Merge a tracklet whose frames do not overlap this one's (the velocity becomes that of
-        whichever of the two ends later)."""
-        if other.detections[-1].frame > self.detections[-1].frame:
-            self.velocity = other.velocity
-        self.detections = sorted(self.detections + other.detections, key=lambda d: d.frame)
-        for a in ATTRIBUTES:
-            for value, w in other.votes[a].items():
-                self.votes[a][value] += w
-            self.loglik[a] += other.loglik[a]
-
 
 def _cost(tr: Tracklet, det: Detection, config: TrackerConfig) -> float:
     missed = det.frame - tr.last.frame - 1
@@ -236,14 +226,13 @@ def track(frames: Sequence[Sequence[Detection]], config: TrackerConfig = Tracker
     kept = [tr for tr in done + live if len(tr.detections) >= config.min_hits]
     merged = _merge_fragments(sorted(kept, key=lambda tr: (int(tr.frames[0]), tr.track_id)), config)
     merged = _merge_duplicates(merged, config)
-    return assign_triples(_merge_same_triples([tr for tr in merged if not _border_piece(tr, config)]))
+    return assign_triples(_merge_same_triples([tr for tr in merged if not _border_piece(tr, config)], config))
 
 
 def _merge_duplicates(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
     """Fold tracklets that follow the same object in the same frames into the longer one (see
     :class:`TrackerConfig`); tracklets stay in first-frame order."""
     out = list(tracklets)
-    max_step = config.max_speed / FPS
     for short in sorted(tracklets, key=lambda tr: (len(tr.detections), int(tr.frames[0]), tr.track_id)):
         if short not in out:
             continue
@@ -254,15 +243,18 @@ def _merge_duplicates(tracklets: list[Tracklet], config: TrackerConfig) -> list[
             common = [d for d in other.detections if d.frame in at]
             if not common or np.median([np.linalg.norm(d.xy - at[d.frame].xy) for d in common]) >= config.duplicate_distance:
                 continue
-            seen = {d.frame for d in other.detections}
-            detections = sorted(other.detections + [d for d in short.detections if d.frame not in seen],
-                                key=lambda d: d.frame)
-            rebuilt = Tracklet(other.track_id)
-            for d in detections:
-                rebuilt.add(d, config.velocity_gain, max_step)
-            out[out.index(other)] = rebuilt
+            out[out.index(other)] = _combined(other, short, config)
             out.remove(short)
             break
+    return out
+
+
+def _combined(keep: Tracklet, other: Tracklet, config: TrackerConfig) -> Tracklet:
+    """One tracklet (``keep``'s id) of ``keep``'s detections and ``other``'s in the frames ``keep`` lacks."""
+    seen = {d.frame for d in keep.detections}
+    out = Tracklet(keep.track_id)
+    for d in sorted(keep.detections + [d for d in other.detections if d.frame not in seen], key=lambda d: d.frame):
+        out.add(d, config.velocity_gain, config.max_speed / FPS)
     return out
 
 
@@ -300,20 +292,22 @@ def _merge_fragments(tracklets: list[Tracklet], config: TrackerConfig) -> list[T
                     options.append((dist, -len(other.detections), other.track_id, other))
         if options:
             target = min(options, key=lambda o: o[:3])[3]
-            target.absorb(frag)
+            out[out.index(target)] = _combined(target, frag, config)
             out.remove(frag)
     return sorted(out, key=lambda tr: (int(tr.frames[0]), tr.track_id))
 
 
-def _merge_same_triples(tracklets: list[Tracklet]) -> list[Tracklet]:
-    """Merge tracklets (in first-frame order) with equal voted triples and disjoint frames; renumber."""
+def _merge_same_triples(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
+    """Merge tracklets (in first-frame order) with equal voted triples sharing at most
+    ``config.overlap_frames`` frames (the earlier one's detections win there); renumber."""
     out: list[Tracklet] = []
     for tr in tracklets:
-        target = next((o for o in out if o.voted == tr.voted and not set(o.frames) & set(tr.frames)), None)
-        if target is None:
+        k = next((k for k, o in enumerate(out)
+                  if o.voted == tr.voted and len(set(o.frames) & set(tr.frames)) <= config.overlap_frames), None)
+        if k is None:
             out.append(tr)
         else:
-            target.absorb(tr)
+            out[k] = _combined(out[k], tr, config)
     for k, tr in enumerate(out):
         tr.track_id = k
     return out
