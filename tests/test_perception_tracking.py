@@ -162,6 +162,13 @@ def test_short_low_scoring_border_pieces_are_dropped() -> None:
         frames[t][1] = Detection(t, np.array([3.0, 2.0]), "blue", "rubber", "sphere", 0.9 if t == 12 else 0.3,
                                  truncated=True)
     assert len(track(frames)) == 2
+    weak = [[f[0]] for f in frames]
+    for t in range(10, 16):  # a few weak detections in the open: dropped; more of them: kept
+        weak[t].append(Detection(t, np.array([3.0, 2.0]), "blue", "rubber", "sphere", 0.4))
+    assert len(track(weak)) == 1
+    for t in range(16, 22):
+        weak[t].append(Detection(t, np.array([3.0, 2.0]), "blue", "rubber", "sphere", 0.4))
+    assert len(track(weak)) == 2
 
 
 def test_an_object_detected_twice_is_one_track() -> None:

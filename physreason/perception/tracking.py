@@ -81,7 +81,14 @@ class TrackerConfig:
     at the border or coming out of occlusion are often misclassified for a few frames);
     ``border_score``: a track with fewer than ``fragment_hits`` detections, most of them cut by
     the image border, none scoring ``border_score``, is dropped after that merging (the
-    detector's pieces of objects half out of view, lifted to wrong places).
+    detector's pieces of objects half out of view, lifted to wrong places), and so is a track
+    with fewer than ``weak_hits`` detections, none scoring ``weak_score``;
+    ``duplicate_distance``: two tracks seen in the same frames whose centres there are closer
+    than this (units, median) are one object detected twice (two centres cannot come closer than
+    two radii): the one with fewer detections gives the other its detections of frames the
+    other lacks and is dropped; ``overlap_frames``: tracks voting the same triple (unique in a
+    video) are one object if one takes over from the other sharing at most this many frames
+    (around a contact or at the border the detector may see one object twice for a while).
     """
 
     gate: float = 0.8
@@ -98,7 +105,9 @@ class TrackerConfig:
     fragment_gap: int = 40
     border_score: float = 0.7
     duplicate_distance: float = 0.35
-    overlap_frames: int = 10
+    overlap_frames: int = 25
+    weak_hits: int = 10
+    weak_score: float = 0.5
 
     def __post_init__(self) -> None:
         if self.gate <= 0 or self.position_scale <= 0 or self.max_age < 0 or self.min_hits < 1:
@@ -226,7 +235,7 @@ def track(frames: Sequence[Sequence[Detection]], config: TrackerConfig = Tracker
     kept = [tr for tr in done + live if len(tr.detections) >= config.min_hits]
     merged = _merge_fragments(sorted(kept, key=lambda tr: (int(tr.frames[0]), tr.track_id)), config)
     merged = _merge_duplicates(merged, config)
-    return assign_triples(_merge_same_triples([tr for tr in merged if not _border_piece(tr, config)], config))
+    return assign_triples(_merge_same_triples([tr for tr in merged if not _spurious(tr, config)], config))
 
 
 def _merge_duplicates(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
@@ -258,11 +267,14 @@ def _combined(keep: Tracklet, other: Tracklet, config: TrackerConfig) -> Trackle
     return out
 
 
-def _border_piece(tr: Tracklet, config: TrackerConfig) -> bool:
-    """Whether ``tr`` is a short, low-scoring track mostly cut by the border (see :class:`TrackerConfig`)."""
+def _spurious(tr: Tracklet, config: TrackerConfig) -> bool:
+    """Whether ``tr`` is a short, low-scoring track mostly cut by the border, or a very short
+    weak one (see :class:`TrackerConfig`)."""
     dets = tr.detections
-    return (len(dets) < config.fragment_hits and 2 * sum(d.truncated for d in dets) >= len(dets)
-            and max(d.score for d in dets) < config.border_score)
+    best = max(d.score for d in dets)
+    border = (len(dets) < config.fragment_hits and 2 * sum(d.truncated for d in dets) >= len(dets)
+              and best < config.border_score)
+    return border or (len(dets) < config.weak_hits and best < config.weak_score)
 
 
 def _continues(a: Tracklet, b: Tracklet, config: TrackerConfig) -> float | None:
@@ -297,13 +309,19 @@ def _merge_fragments(tracklets: list[Tracklet], config: TrackerConfig) -> list[T
     return sorted(out, key=lambda tr: (int(tr.frames[0]), tr.track_id))
 
 
+def _hands_over(a: Tracklet, b: Tracklet, config: TrackerConfig) -> bool:
+    """Whether ``b`` (starting no earlier than ``a``) takes over from ``a``: no shared frame, or at
+    most ``config.overlap_frames`` with ``b`` starting later and ending no earlier."""
+    shared = len(set(a.frames) & set(b.frames))
+    return shared == 0 or (shared <= config.overlap_frames and a.frames[0] < b.frames[0] and b.frames[-1] >= a.frames[-1])
+
+
 def _merge_same_triples(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
-    """Merge tracklets (in first-frame order) with equal voted triples sharing at most
-    ``config.overlap_frames`` frames (the earlier one's detections win there); renumber."""
+    """Merge tracklets (in first-frame order) with equal voted triples where one takes over from
+    the other (:func:`_hands_over`; the earlier one's detections win on shared frames); renumber."""
     out: list[Tracklet] = []
     for tr in tracklets:
-        k = next((k for k, o in enumerate(out)
-                  if o.voted == tr.voted and len(set(o.frames) & set(tr.frames)) <= config.overlap_frames), None)
+        k = next((k for k, o in enumerate(out) if o.voted == tr.voted and _hands_over(o, tr, config)), None)
         if k is None:
             out.append(tr)
         else:
