@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from physreason.cli.pipeline import add_concepts_argument
+from physreason.cli.pipeline import add_concepts_argument, concepts_option
 
 
 def _cmd_perceive(args: argparse.Namespace) -> int:
@@ -13,7 +13,6 @@ def _cmd_perceive(args: argparse.Namespace) -> int:
 
     from physreason.datasets import files
     from physreason.errors import ConfigError
-    from physreason.cli.pipeline import concepts_option
     from physreason.perception.perceive import perceive_video
 
     if args.scene_index < 0:

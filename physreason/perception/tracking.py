@@ -6,19 +6,22 @@ from the track's constant-velocity prediction (table units, divided by ``positio
 attribute disagreement (per attribute: the detection's score times the share of the track's
 score-weighted vote won by a different value) and, when both carry feature vectors, the cosine
 distance of the features. Pairs farther than the gate are never matched. Unmatched detections
-start tracks. After the video, tracks with fewer than ``min_hits`` detections are dropped (false
-positives) and tracks whose voted (color, material, shape) triple is the same and whose frames
-do not overlap are merged: a triple is unique in a video, so an object that was lost for long
-keeps one identity. Finally the kept tracks get distinct triples jointly (Hungarian assignment
-on each track's summed per-detection log-likelihood of every triple), so that two tracks whose
-votes name the same triple do not both keep it: the one with less evidence takes its next most
-likely triple. Everything is deterministic.
+start tracks. After the video, in this order (thresholds in :class:`TrackerConfig`): tracks with
+fewer than ``min_hits`` detections are dropped (false positives); short tracks that continue
+another one in space and time are merged into it whatever their attributes; two tracks that
+follow one object in the same frames are folded into one; short low-scoring pieces are dropped;
+tracks whose voted (color, material, shape) triple is the same are merged when one takes over
+from the other: a triple is unique in a video, so an object that was lost for long keeps one
+identity. Finally the kept tracks get distinct triples jointly (Hungarian assignment on each
+track's summed per-detection log-likelihood of every triple), so that two tracks whose votes
+name the same triple do not both keep it: the one with less evidence takes its next most likely
+triple. Everything is deterministic.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -232,15 +235,26 @@ def track(frames: Sequence[Sequence[Detection]], config: TrackerConfig = Tracker
                 next_id += 1
                 tr.add(d, config.velocity_gain, max_step)
                 live.append(tr)
-    kept = [tr for tr in done + live if len(tr.detections) >= config.min_hits]
-    merged = _merge_fragments(sorted(kept, key=lambda tr: (int(tr.frames[0]), tr.track_id)), config)
-    merged = _merge_duplicates(merged, config)
-    return assign_triples(_merge_same_triples([tr for tr in merged if not _spurious(tr, config)], config))
+    kept = _by_first_frame(tr for tr in done + live if len(tr.detections) >= config.min_hits)
+    merged = _merge_duplicates(_merge_fragments(kept, config), config)
+    return assign_triples(_merge_same_triples(_by_first_frame(tr for tr in merged if not _spurious(tr, config)),
+                                              config))
+
+
+def _by_first_frame(tracklets: Iterable[Tracklet]) -> list[Tracklet]:
+    """Tracklets in order of their first frame (then id)."""
+    return sorted(tracklets, key=lambda tr: (int(tr.frames[0]), tr.track_id))
+
+
+def _fold(tracklets: list[Tracklet], keep: Tracklet, other: Tracklet, config: TrackerConfig) -> None:
+    """Replace ``keep`` in ``tracklets`` by its combination with ``other`` (:func:`_combined`) and remove ``other``."""
+    tracklets[tracklets.index(keep)] = _combined(keep, other, config)
+    tracklets.remove(other)
 
 
 def _merge_duplicates(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
     """Fold tracklets that follow the same object in the same frames into the longer one (see
-    :class:`TrackerConfig`); tracklets stay in first-frame order."""
+    :class:`TrackerConfig`)."""
     out = list(tracklets)
     for short in sorted(tracklets, key=lambda tr: (len(tr.detections), int(tr.frames[0]), tr.track_id)):
         if short not in out:
@@ -252,8 +266,7 @@ def _merge_duplicates(tracklets: list[Tracklet], config: TrackerConfig) -> list[
             common = [d for d in other.detections if d.frame in at]
             if not common or np.median([np.linalg.norm(d.xy - at[d.frame].xy) for d in common]) >= config.duplicate_distance:
                 continue
-            out[out.index(other)] = _combined(other, short, config)
-            out.remove(short)
+            _fold(out, other, short, config)
             break
     return out
 
@@ -289,7 +302,7 @@ def _continues(a: Tracklet, b: Tracklet, config: TrackerConfig) -> float | None:
 
 def _merge_fragments(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
     """Merge short tracklets into the tracklet they continue or that continues them (see
-    :class:`TrackerConfig`), shortest first; tracklets stay in first-frame order."""
+    :class:`TrackerConfig`), shortest first."""
     out = list(tracklets)
     for frag in sorted(tracklets, key=lambda tr: (len(tr.detections), int(tr.frames[0]), tr.track_id)):
         if len(frag.detections) >= config.fragment_hits or frag not in out:
@@ -303,10 +316,8 @@ def _merge_fragments(tracklets: list[Tracklet], config: TrackerConfig) -> list[T
                 if dist is not None:
                     options.append((dist, -len(other.detections), other.track_id, other))
         if options:
-            target = min(options, key=lambda o: o[:3])[3]
-            out[out.index(target)] = _combined(target, frag, config)
-            out.remove(frag)
-    return sorted(out, key=lambda tr: (int(tr.frames[0]), tr.track_id))
+            _fold(out, min(options, key=lambda o: o[:3])[3], frag, config)
+    return out
 
 
 def _hands_over(a: Tracklet, b: Tracklet, config: TrackerConfig) -> bool:
