@@ -14,11 +14,10 @@ from physreason.concepts.data import QA, VideoExample
 from physreason.concepts.model import LearnedConcepts, relabel_observation
 from physreason.concepts.training import (TrainConfig, evaluate, few_shot_examples, learn_concept, train_concepts,
                                           video_probs)
-from physreason.datasets.generator.generate import GenerateConfig, counterfactuals, observation_from_rollout
+from physreason.datasets.generator.generate import GenerateConfig, ground_truth
 from physreason.datasets.generator.questions import generate_questions
 from physreason.datasets.generator.scene import SceneConfig, sample_scene
 from physreason.datasets.proposals import ProposalFrame, ProposalObject, Proposals
-from physreason.datasets.records import World
 from physreason.datasets.rle import encode
 from physreason.datasets.vocab import COLORS, MATERIALS, SHAPES
 from physreason.errors import ConfigError
@@ -38,13 +37,9 @@ N_SCENES = 6
 def scenes():
     """Ground truth and generated questions of a few simulated scenes (no rendering)."""
     config = GenerateConfig(out=Path("unused"), n_videos=N_SCENES, seed=SEED, **SMALL)
-    total = config.n_frames + config.n_future
     out = []
     for index in range(N_SCENES):
-        scene = sample_scene(index, SEED, config.scene_config)
-        obs = observation_from_rollout(index, scene, scene.rollout, config.camera, config.n_frames)
-        future = World(observation_from_rollout(index, scene, scene.rollout, config.camera, total), "factual")
-        cfs = counterfactuals(index, scene, config.camera, total)
+        _, obs, future, cfs = ground_truth(index, config)
         world = ReasoningWorld.from_records(obs, future, cfs)
         out.append((obs, world, generate_questions(obs, future, cfs, SEED)))
     return out

@@ -17,12 +17,10 @@ import pytest
 from cli_run import assert_clean_error, run
 
 from physreason.datasets import files
-from physreason.datasets.generator.generate import GenerateConfig, counterfactuals, observation_from_rollout
+from physreason.datasets.generator.generate import GenerateConfig, ground_truth
 from physreason.datasets.generator.questions import generate_questions
-from physreason.datasets.generator.scene import sample_scene
 from physreason.datasets.layout import DatasetLayout
 from physreason.datasets.questions import QuestionFile, read_questions, read_submission, write_questions
-from physreason.datasets.records import World
 
 SEED = 2024
 INDICES = (1, 2)  # both have questions of all four types
@@ -32,11 +30,7 @@ def write_video_files(root: Path, index: int, seed: int = SEED) -> None:
     """Annotation, ground truth and questions of one generated video, without rendering it."""
     config = GenerateConfig(root, 1, seed)
     layout = DatasetLayout(root)
-    scene = sample_scene(index, seed, config.scene_config)
-    total = config.n_frames + config.n_future
-    obs = observation_from_rollout(index, scene, scene.rollout, config.camera, config.n_frames)
-    future = World(observation_from_rollout(index, scene, scene.rollout, config.camera, total), "factual")
-    cfs = counterfactuals(index, scene, config.camera, total)
+    _, obs, future, cfs = ground_truth(index, config)
     files.write_annotation(layout.path("annotation", index), obs)
     files.write_world(layout.path("future", index), future)
     files.write_counterfactuals(layout.path("counterfactual", index), cfs)

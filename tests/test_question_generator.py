@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 
 from physreason.cli import main
-from physreason.datasets.generator.generate import (GenerateConfig, counterfactuals, generate_dataset,
-                                                    observation_from_rollout)
+from physreason.datasets.generator.generate import GenerateConfig, generate_dataset, ground_truth
 from physreason.datasets.generator.questions import generate_questions, perturbed_worlds, unique_names
-from physreason.datasets.generator.scene import sample_scene
 from physreason.datasets.layout import DatasetLayout
 from physreason.datasets.questions import (DESCRIPTIVE_SUBTYPES, QUESTION_TYPES, Question, QuestionFile,
                                            VideoQuestions, read_questions, write_questions)
@@ -35,14 +33,7 @@ Records = tuple[Observation, World, Counterfactuals]
 def records() -> list[Records]:
     """Ground truth of N_SCENES simulated scenes (no rendering)."""
     config = GenerateConfig(out=Path("unused"), n_videos=N_SCENES, seed=SEED, **SMALL)
-    total = config.n_frames + config.n_future
-    out = []
-    for index in range(N_SCENES):
-        scene = sample_scene(index, SEED, config.scene_config)
-        obs = observation_from_rollout(index, scene, scene.rollout, config.camera, config.n_frames)
-        future = observation_from_rollout(index, scene, scene.rollout, config.camera, total)
-        out.append((obs, World(future, "factual"), counterfactuals(index, scene, config.camera, total)))
-    return out
+    return [ground_truth(index, config)[1:] for index in range(N_SCENES)]
 
 
 @pytest.fixture(scope="module")

@@ -137,6 +137,16 @@ def counterfactuals(scene_index: int, scene: Scene, camera: Camera, n_frames: in
     return Counterfactuals(scene_index, n_frames, tuple(outcomes))
 
 
+def ground_truth(index: int, config: GenerateConfig) -> tuple[Scene, Observation, World, Counterfactuals]:
+    """Video ``index``'s sampled scene and its records, without rendering: the observation
+    (``config.n_frames``), the factual world (observed + future frames) and the counterfactuals."""
+    scene = sample_scene(index, config.seed, config.scene_config)
+    total = config.n_frames + config.n_future
+    obs = observation_from_rollout(index, scene, scene.rollout, config.camera, config.n_frames)
+    future = World(observation_from_rollout(index, scene, scene.rollout, config.camera, total), "factual")
+    return scene, obs, future, counterfactuals(index, scene, config.camera, total)
+
+
 def proposals_from_ids(scene: Scene, ids: np.ndarray) -> Proposals:
     """Ground-truth proposals (score 1) from per-frame instance-id images (T, H, W)."""
     frames = []
@@ -163,11 +173,7 @@ def generate_video(index: int, config: GenerateConfig) -> VideoSummary:
         future = files.read_world(layout.path("future", index)).observation
         return _summary(index, obs, future, skipped=True)
     t0 = time.perf_counter()
-    scene = sample_scene(index, config.seed, config.scene_config)
-    total = config.n_frames + config.n_future
-    obs = observation_from_rollout(index, scene, scene.rollout, config.camera, config.n_frames)
-    future = World(observation_from_rollout(index, scene, scene.rollout, config.camera, total), "factual")
-    cfs = counterfactuals(index, scene, config.camera, total)
+    scene, obs, future, cfs = ground_truth(index, config)
     t1 = time.perf_counter()
     frames, ids = render_video(scene.objects, scene.rollout.position[:config.n_frames],
                                scene.rollout.quaternion[:config.n_frames], config.camera)
