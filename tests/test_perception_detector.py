@@ -135,7 +135,6 @@ def test_crops_follow_the_window():
 
 
 def test_soft_attribute_votes_and_interior_gaps():
-    from physreason.datasets.camera import CLEVRER_CAMERA
     from physreason.perception.lifting import smooth_track
     from physreason.perception.tracking import Detection, Tracklet
 
@@ -154,6 +153,6 @@ def test_soft_attribute_votes_and_interior_gaps():
     # an object missed for 30 frames in mid-table stays visible when both ends are interior
     frames = np.array([0, 1, 2, 33, 34, 35])
     xy = np.zeros((6, 2))
-    hidden = smooth_track(frames, xy, 36, CLEVRER_CAMERA, max_gap=10)
-    bridged = smooth_track(frames, xy, 36, CLEVRER_CAMERA, max_gap=10, interior=np.ones(6, bool))
-    assert not hidden.visible[10:25].any() and bridged.visible.all()
+    hidden = smooth_track(frames, xy, 36, max_gap=10)
+    bridged = smooth_track(frames, xy, 36, max_gap=10, interior=np.ones(6, bool))
+    assert not hidden.seen[10:25].any() and bridged.seen.all()

@@ -22,13 +22,13 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int, bool]]:
     return [(int(a), int(b), bool(mask[a])) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
-def clean_visibility(visible: np.ndarray, min_run: int = 3) -> np.ndarray:
-    """Visibility (T,) bool with hysteresis: interior hidden runs shorter than ``min_run`` frames
-    are filled, then visible runs shorter than ``min_run`` frames are removed."""
+def clean_visibility(visible: np.ndarray, min_run: int = 3, min_gap: int = 3) -> np.ndarray:
+    """Visibility (T,) bool with hysteresis: hidden runs shorter than ``min_gap`` frames between
+    two visible runs are filled, then visible runs shorter than ``min_run`` frames are removed."""
     vis = np.asarray(visible, bool).copy()
     runs = _runs(vis)
     for k, (a, b, value) in enumerate(runs):
-        if not value and 0 < k < len(runs) - 1 and b - a < min_run:
+        if not value and 0 < k < len(runs) - 1 and b - a < min_gap:
             vis[a:b] = True
     for a, b, value in _runs(vis):
         if value and b - a < min_run:

@@ -228,14 +228,13 @@ def lift_points(uv: np.ndarray, camera: Camera) -> np.ndarray:
 class TrackEstimate:
     """One object's lifted trajectory over ``n_frames`` frames.
 
-    ``position`` (T, 2) table units; ``velocity`` (T, 2) units/s; ``visible`` (T,) bool: the
-    object was detected (or is in a short gap between detections) and its centre projects
-    inside the image.
+    ``position`` (T, 2) table units; ``velocity`` (T, 2) units/s; ``seen`` (T,) bool: the object
+    was detected, or is in a gap between detections that counts as seen (see :func:`smooth_track`).
     """
 
     position: np.ndarray
     velocity: np.ndarray
-    visible: np.ndarray
+    seen: np.ndarray
 
 
 def _smooth_segment(xy: np.ndarray, window: int, polyorder: int) -> tuple[np.ndarray, np.ndarray]:
@@ -250,8 +249,7 @@ def _smooth_segment(xy: np.ndarray, window: int, polyorder: int) -> tuple[np.nda
     return xy.copy(), np.gradient(xy, 1.0 / FPS, axis=0)
 
 
-def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, camera: Camera,
-                 window: int = 5, polyorder: int = 2, max_gap: int = 10,
+def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, window: int = 5, polyorder: int = 2, max_gap: int = 10,
                  interior: np.ndarray | None = None) -> TrackEstimate:
     """Smooth one track's measurements and fill every frame of the video.
 
@@ -291,5 +289,19 @@ def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, camera: Came
         detected[:frames[0]] = True
     if frames[-1] >= n_frames - 1 - max_gap:
         detected[frames[-1]:] = True
-    centres = np.column_stack([position, np.full(n_frames, CENTRE_HEIGHT)])
-    return TrackEstimate(position, velocity, detected & camera.in_view(centres))
+    return TrackEstimate(position, velocity, detected)
+
+
+def centre_in_view(position: np.ndarray, camera: Camera, window: int = 11, margin: float = 1.0) -> np.ndarray:
+    """Whether an object's centre projects inside the image, per frame (T,) bool, as annotations
+    define visibility, from its table positions (T, 2) in units.
+
+    The positions are first smoothed with a Savitzky–Golay filter of ``window`` frames (degree
+    2; 1 leaves them as they are) and the centre must lie ``margin`` px inside the image: near
+    the border an object is seen through masks cut by it, whose lifted centres scatter by a
+    pixel or two and lean inwards; a slow object would otherwise cross the border several times.
+    """
+    pos = np.asarray(position, float)
+    if window > 2 and len(pos) >= window:
+        pos = savgol_filter(pos, window, 2, axis=0, mode="interp")
+    return camera.in_view(np.column_stack([pos, np.full(len(pos), CENTRE_HEIGHT)]), margin=-margin)

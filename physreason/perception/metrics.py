@@ -70,18 +70,24 @@ def f1(tp: int, fp: int, fn: int) -> float:
     return 2 * tp / denom if denom else 1.0
 
 
-def match_objects(truth: Observation, seen: Observation) -> dict[int, int]:
-    """Perceived object id -> ground-truth object id, by minimum mean distance over co-visible frames."""
+def match_objects(truth: Observation, seen: Observation, max_distance: float = 0.5) -> dict[int, int]:
+    """Perceived object id -> ground-truth object id, as IDF1 maps identities: the one-to-one
+    assignment that maximises the frames where both are visible with centres within
+    ``max_distance`` units (ties: the smaller mean distance over those frames); pairs that are
+    never that close stay unmatched. A track that follows an object for the whole video and
+    another for a few frames is the first's, whatever its distance to the second there."""
     if not truth.tracks or not seen.tracks:
         return {}
-    cost = np.full((len(seen.tracks), len(truth.tracks)), 1e6)
+    close = np.zeros((len(seen.tracks), len(truth.tracks)))
+    mean = np.zeros_like(close)
     for i, s in enumerate(seen.tracks):
         for j, t in enumerate(truth.tracks):
-            both = s.visible & t.visible
-            if both.any():
-                cost[i, j] = float(np.linalg.norm(s.xy[both] - t.xy[both], axis=1).mean())
+            dist = np.linalg.norm(s.xy - t.xy, axis=1)[s.visible & t.visible]
+            near = dist[dist <= max_distance]
+            close[i, j], mean[i, j] = len(near), (near.mean() if len(near) else 0.0)
+    cost = -close + mean / (max_distance + 1.0)
     rows, cols = linear_sum_assignment(cost)
-    return {int(i): int(j) for i, j in zip(rows, cols) if cost[i, j] < 1e6}
+    return {int(i): int(j) for i, j in zip(rows, cols) if close[i, j] > 0}
 
 
 def _mot_counts(truth: Observation, seen: Observation, max_distance: float) -> dict[str, int]:
@@ -120,7 +126,7 @@ def score_video(truth: Observation, seen: Observation, max_distance: float = 0.5
     if truth.n_frames != seen.n_frames:
         raise ValueError(f"truth has {truth.n_frames} frames but the observation {seen.n_frames}")
     counts = _mot_counts(truth, seen, max_distance)
-    mapping = match_objects(truth, seen)
+    mapping = match_objects(truth, seen, max_distance)
     errors = []
     for i, j in mapping.items():
         both = seen.tracks[i].visible & truth.tracks[j].visible

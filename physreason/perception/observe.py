@@ -18,7 +18,7 @@ from physreason.datasets.proposals import Proposals
 from physreason.datasets.records import ObjectInfo, Observation, Track
 from physreason.errors import ConfigError, FormatError
 from physreason.perception.events import clean_visibility, collision_candidates
-from physreason.perception.lifting import CENTRE_HEIGHT, mask_position, smooth_track
+from physreason.perception.lifting import CENTRE_HEIGHT, centre_in_view, mask_position, smooth_track
 from physreason.perception.tracking import ATTRIBUTES, VOCABULARY, Detection, TrackerConfig, track
 
 
@@ -26,7 +26,11 @@ from physreason.perception.tracking import ATTRIBUTES, VOCABULARY, Detection, Tr
 class PerceptionConfig:
     """Settings of :func:`observe`: the tracker's, ``min_score`` below which detections are
     ignored, the smoother's ``window`` (odd, frames) and ``polyorder``, ``max_gap`` frames of
-    missed detections still counted as visible, the in/out hysteresis ``min_run`` (frames), and
+    missed detections still counted as visible, the in/out hysteresis (:func:`.events.clean_visibility`:
+    visible runs shorter than ``min_run`` frames are dropped, hidden runs shorter than
+    ``min_gap`` frames between visible ones are filled: an object does not leave the view and
+    come back within half a second, its centre hovered at the border), the in-view test's
+    ``view_window`` and ``view_margin`` (:func:`.lifting.centre_in_view`), and
     ``min_agreement``: with classifier probabilities, a detection joins its track's smoothing if
     it scores at least ``trusted_score`` or gives each of the track's voted attribute values at
     least ``min_agreement`` probability;
@@ -43,6 +47,9 @@ class PerceptionConfig:
     min_agreement: float = 0.1
     trusted_score: float = 0.5
     interior_margin: float = 20.0
+    view_window: int = 11
+    view_margin: float = 1.0
+    min_gap: int = 12
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.window % 2 == 0 or not 0 <= self.polyorder < self.window:
@@ -150,10 +157,10 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
                                                                 margin=-config.interior_margin)[0]
                              for d in kept])
         est = smooth_track(np.asarray(tr.frames)[agree], np.array([d.xy for d in kept]),
-                           n_frames, camera, config.window, config.polyorder, config.max_gap, interior)
+                           n_frames, config.window, config.polyorder, config.max_gap, interior)
         # visible as the annotations define it: seen, and the centre projects inside the image
-        centre_in_view = camera.in_view(np.column_stack([est.position, np.full(n_frames, CENTRE_HEIGHT)]))
-        vis = clean_visibility(est.visible & centre_in_view, config.min_run)
+        in_view = centre_in_view(est.position, camera, config.view_window, config.view_margin)
+        vis = clean_visibility(est.seen & in_view, config.min_run, config.min_gap)
         if not vis.any():
             continue
         k = len(objects)

@@ -106,11 +106,14 @@ class TrackerConfig:
     max_speed: float = 6.0
     fragment_hits: int = 30
     fragment_gap: int = 40
+    fragment_score: float = 0.7
     border_score: float = 0.7
     duplicate_distance: float = 0.35
     overlap_frames: int = 25
     weak_hits: int = 10
     weak_score: float = 0.5
+    piece_hits: int = 15
+    piece_distance: float = 0.5
 
     def __post_init__(self) -> None:
         if self.gate <= 0 or self.position_scale <= 0 or self.max_age < 0 or self.min_hits < 1:
@@ -237,8 +240,11 @@ def track(frames: Sequence[Sequence[Detection]], config: TrackerConfig = Tracker
                 live.append(tr)
     kept = _by_first_frame(tr for tr in done + live if len(tr.detections) >= config.min_hits)
     merged = _merge_duplicates(_merge_fragments(kept, config), config)
-    return assign_triples(_merge_same_triples(_by_first_frame(tr for tr in merged if not _spurious(tr, config)),
-                                              config))
+    merged = _merge_same_triples(_by_first_frame(tr for tr in merged if not _spurious(tr, config)), config)
+    merged = _merge_pieces(merged, config)
+    for k, tr in enumerate(merged):
+        tr.track_id = k
+    return assign_triples(merged)
 
 
 def _by_first_frame(tracklets: Iterable[Tracklet]) -> list[Tracklet]:
@@ -268,6 +274,33 @@ def _merge_duplicates(tracklets: list[Tracklet], config: TrackerConfig) -> list[
                 continue
             _fold(out, other, short, config)
             break
+    return out
+
+
+def _positions_at(tr: Tracklet, frames: np.ndarray) -> np.ndarray:
+    """Centres (F, 2) of ``tr`` at ``frames``, interpolated linearly between its detections."""
+    xy = np.array([d.xy for d in tr.detections])
+    return np.column_stack([np.interp(frames, tr.frames, xy[:, k]) for k in range(2)])
+
+
+def _merge_pieces(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
+    """Fold short tracklets that lie on a longer one of the same colour, within its time span,
+    into it (see :class:`TrackerConfig`), shortest first."""
+    out = list(tracklets)
+    for piece in sorted(tracklets, key=lambda tr: (len(tr.detections), int(tr.frames[0]), tr.track_id)):
+        if len(piece.detections) >= config.piece_hits or piece not in out:
+            continue
+        frames, xy = piece.frames, np.array([d.xy for d in piece.detections])
+        options = []
+        for other in out:
+            if (other is piece or len(other.detections) <= len(piece.detections)
+                    or other.voted[0] != piece.voted[0] or frames[0] < other.frames[0] or frames[-1] > other.frames[-1]):
+                continue
+            dist = float(np.median(np.linalg.norm(_positions_at(other, frames) - xy, axis=1)))
+            if dist < config.piece_distance:
+                options.append((dist, other.track_id, other))
+        if options:
+            _fold(out, min(options, key=lambda o: o[:2])[2], piece, config)
     return out
 
 
@@ -305,7 +338,8 @@ def _merge_fragments(tracklets: list[Tracklet], config: TrackerConfig) -> list[T
     :class:`TrackerConfig`), shortest first."""
     out = list(tracklets)
     for frag in sorted(tracklets, key=lambda tr: (len(tr.detections), int(tr.frames[0]), tr.track_id)):
-        if len(frag.detections) >= config.fragment_hits or frag not in out:
+        if (len(frag.detections) >= config.fragment_hits or frag not in out
+                or max(d.score for d in frag.detections) >= config.fragment_score):
             continue
         options = []
         for other in out:
@@ -329,7 +363,7 @@ def _hands_over(a: Tracklet, b: Tracklet, config: TrackerConfig) -> bool:
 
 def _merge_same_triples(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
     """Merge tracklets (in first-frame order) with equal voted triples where one takes over from
-    the other (:func:`_hands_over`; the earlier one's detections win on shared frames); renumber."""
+    the other (:func:`_hands_over`; the earlier one's detections win on shared frames)."""
     out: list[Tracklet] = []
     for tr in tracklets:
         k = next((k for k, o in enumerate(out) if o.voted == tr.voted and _hands_over(o, tr, config)), None)
@@ -337,8 +371,6 @@ def _merge_same_triples(tracklets: list[Tracklet], config: TrackerConfig) -> lis
             out.append(tr)
         else:
             out[k] = _combined(out[k], tr, config)
-    for k, tr in enumerate(out):
-        tr.track_id = k
     return out
 
 
