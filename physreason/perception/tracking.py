@@ -7,15 +7,16 @@ attribute disagreement (per attribute: the detection's score times the share of 
 score-weighted vote won by a different value) and, when both carry feature vectors, the cosine
 distance of the features. Pairs farther than the gate are never matched. Unmatched detections
 start tracks. After the video, in this order (thresholds in :class:`TrackerConfig`): tracks with
-fewer than ``min_hits`` detections are dropped (false positives); short tracks that continue
-another one in space and time are merged into it whatever their attributes; two tracks that
-follow one object in the same frames are folded into one; short low-scoring pieces are dropped;
-tracks whose voted (color, material, shape) triple is the same are merged when one takes over
-from the other: a triple is unique in a video, so an object that was lost for long keeps one
-identity. Finally the kept tracks get distinct triples jointly (Hungarian assignment on each
-track's summed per-detection log-likelihood of every triple), so that two tracks whose votes
-name the same triple do not both keep it: the one with less evidence takes its next most likely
-triple. Everything is deterministic.
+fewer than ``min_hits`` detections are dropped (false positives); short, never confident tracks
+that continue another one in space and time are merged into it whatever their attributes; two
+tracks that follow one object in the same frames are folded into one; short low-scoring pieces
+are dropped; tracks whose voted (color, material, shape) triple is the same are merged when one
+takes over from the other: a triple is unique in a video, so an object that was lost for long
+keeps one identity; short tracks lying on a longer one of their colour are folded into it.
+Finally the kept tracks get distinct triples jointly (Hungarian assignment on each track's
+summed per-detection log-likelihood of every triple), so that two tracks whose votes name the
+same triple do not both keep it: the one with less evidence takes its next most likely triple.
+Everything is deterministic.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ class TrackerConfig:
     another one (it starts after the other ends, where the other's prediction gated by ``gate``
     grown by ``gate_growth`` per frame of the gap puts it, at most ``fragment_gap`` frames later)
     or that the other continues is merged into it whatever its attributes (objects entering
-    at the border or coming out of occlusion are often misclassified for a few frames);
+    at the border or coming out of occlusion are often misclassified for a few frames), unless
+    one of its detections scores ``fragment_score`` (on 140 held-out and training videos every
+    such confident fragment was another object, often one entering where the first had left);
     ``border_score``: a track with fewer than ``fragment_hits`` detections, most of them cut by
     the image border, none scoring ``border_score``, is dropped after that merging (the
     detector's pieces of objects half out of view, lifted to wrong places), and so is a track
@@ -91,7 +94,10 @@ class TrackerConfig:
     two radii): the one with fewer detections gives the other its detections of frames the
     other lacks and is dropped; ``overlap_frames``: tracks voting the same triple (unique in a
     video) are one object if one takes over from the other sharing at most this many frames
-    (around a contact or at the border the detector may see one object twice for a while).
+    (around a contact or at the border the detector may see one object twice for a while);
+    ``piece_hits``: a track with fewer detections, within the time span of a longer track of
+    its colour and on it (median distance to its interpolated centres below ``piece_distance``
+    units), is a sliver of that object seen apart while it was mostly hidden, and joins it.
     """
 
     gate: float = 0.8
