@@ -141,6 +141,21 @@ def test_collision_candidates(gap: float, push: float, found: bool) -> None:
     assert [(e.frame, e.objects) for e in events] == ([(20, (0, 1))] if found else [])
 
 
+def test_a_contact_seen_twice_through_jitter_is_one_collision() -> None:
+    """Object 1 hits object 0 at frame 20 and both stay close until frame 40; jitter takes their
+    distance above the contact distance for two frames at 26 and again at 31: one collision, not
+    three. Object 1 comes back and hits again at frame 80: a second one."""
+    t = np.arange(100)
+    gap = np.interp(t, [0, 20, 40, 50, 70, 80, 99], [1.45, 0.45, 0.5, 1.0, 1.0, 0.45, 1.4])
+    p1 = np.column_stack([gap, np.zeros(100)])
+    p1[[26, 27, 31, 32], 0] += 0.2
+    positions, velocities = [np.zeros((100, 2)), p1], [np.zeros((100, 2)), np.gradient(p1, axis=0) * 25.0]
+    visible = [np.ones(100, bool)] * 2
+    assert [(e.frame, e.objects) for e in collision_candidates(positions, velocities, visible)] == [(20, (0, 1)),
+                                                                                                    (80, (0, 1))]
+    assert len(collision_candidates(positions, velocities, visible, rejoin=1)) > 2
+
+
 def test_a_misclassified_piece_joins_the_track_it_continues() -> None:
     """An object hidden twice for 15 frames is seen misclassified (another colour and shape),
     never confidently, for the 10 frames between: the piece continues the track (where its
