@@ -365,3 +365,7 @@ def test_answer_question_and_video(world: ReasoningWorld) -> None:
     assert [a.question_id for a in answers.answers] == [0, 2, 3]
     assert answers.answers[2].choices == ((0, "correct"), (1, "wrong"))
     assert failed == [(1, failed[0][1])] and "operator 'unique'" in failed[0][1]
+    # a world per question: the predictive one goes without a world (no physics), so is skipped
+    chosen = answer_video(video, lambda q: None if q.question_type == "predictive" else world,
+                          on_error=lambda q, exc: None)
+    assert [a.question_id for a in chosen.answers] == [0, 2]

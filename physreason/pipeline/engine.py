@@ -216,9 +216,7 @@ class Engine:
         """Answer every question of a CLEVRER question record (programs from the file, else parsed).
         Physics is fitted only if a predictive or counterfactual question is there. A question
         whose program cannot run is given to ``on_error(question, exc)`` and left unanswered."""
-        from physreason.datasets.questions import VideoAnswers
-        from physreason.reasoning.executor import ExecutionError, answer_question
-        from physreason.errors import ParseError
+        from physreason.reasoning.executor import answer_video
 
         simulated = any(q.question_type in SIMULATED_TYPES for q in video.questions)
         world = None
@@ -231,19 +229,9 @@ class Engine:
                 on_error(None, exc)
         plain = self.reasoning_world(simulated=False) if world is None else world
         t0 = time.perf_counter()
-        answers = []
-        for q in video.questions:
-            target = plain if q.question_type not in SIMULATED_TYPES else world
-            if target is None:
-                continue
-            try:
-                answers.append(answer_question(q, target))
-            except (ExecutionError, ParseError) as exc:
-                if on_error is None:
-                    raise
-                on_error(q, exc)
+        answers = answer_video(video, lambda q: world if q.question_type in SIMULATED_TYPES else plain, on_error)
         self.timings["reasoning"] = self.timings.get("reasoning", 0.0) + time.perf_counter() - t0
-        return VideoAnswers(video.scene_index, tuple(answers))
+        return answers
 
     # ------------------------------------------------------------------ datasets
     def evaluate(self, data_dir: str | os.PathLike[str], *, mode: str = "perception", split: str = "validation",

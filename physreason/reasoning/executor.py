@@ -338,14 +338,20 @@ def answer_question(question: Question, world: ReasoningWorld) -> Answer:
     return Answer(question.question_id, choices=choices)
 
 
-def answer_video(video: VideoQuestions, world: ReasoningWorld,
+def answer_video(video: VideoQuestions, world: ReasoningWorld | Callable[[Question], ReasoningWorld | None],
                  on_error: Callable[[Question, PhysreasonError], None] | None = None) -> VideoAnswers:
-    """Answer every question of a video. A question whose program fails raises, or, with
-    ``on_error``, is reported to it and left out of the answers (so metrics count it wrong)."""
+    """Answer every question of a video on ``world``, or, when ``world`` is a function, on the
+    world it gives for each question (a question it gives None for is skipped). A question whose
+    program fails raises, or, with ``on_error``, is reported to it and left out of the answers
+    (so metrics count it wrong)."""
+    world_for = world if callable(world) else (lambda question: world)
     answers = []
     for question in video.questions:
+        target = world_for(question)
+        if target is None:
+            continue
         try:
-            answers.append(answer_question(question, world))
+            answers.append(answer_question(question, target))
         except (ExecutionError, ParseError) as exc:
             if on_error is None:
                 raise
