@@ -14,7 +14,7 @@ from physreason.datasets.rle import encode
 from physreason.errors import ConfigError, FormatError
 from physreason.perception.corrupt import corrupt_proposals
 from physreason.perception.events import clean_visibility, collision_candidates
-from physreason.perception.lifting import CENTRE_HEIGHT, centre_in_view
+from physreason.perception.lifting import CENTRE_HEIGHT, centre_in_view, still_frames
 from physreason.perception.metrics import idf1, match_objects, mota, score_video
 from physreason.perception.observe import detections, observe
 from physreason.perception.tracking import VOCABULARY, Detection, track
@@ -262,6 +262,17 @@ def test_identities_are_matched_by_frames_followed_not_mean_distance() -> None:
     assert match_objects(truth, seen) == {0: 0}
     far = _observation([(seen_xy + 5.0, np.ones(105, bool))])  # never within 0.5 units: no match
     assert match_objects(truth, far) == {}
+
+
+def test_a_resting_object_seen_with_jitter_stands_still() -> None:
+    """An object rests for 50 frames, then slides off at 0.3 units/s (0.012 units per frame),
+    seen with 0.008 units of jitter: the resting frames are still (but the last few before it
+    leaves), the sliding ones are not."""
+    rng = np.random.default_rng(1)
+    t = np.arange(100)
+    xy = np.column_stack([np.where(t < 50, 0.0, 0.012 * (t - 50)), np.zeros(100)]) + rng.normal(0, 0.008, (100, 2))
+    still = still_frames(xy)
+    assert still[:44].mean() > 0.95 and not still[56:].any()
 
 
 def test_visibility_hysteresis() -> None:

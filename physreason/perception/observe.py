@@ -18,7 +18,7 @@ from physreason.datasets.proposals import Proposals
 from physreason.datasets.records import ObjectInfo, Observation, Track
 from physreason.errors import ConfigError, FormatError
 from physreason.perception.events import clean_visibility, collision_candidates
-from physreason.perception.lifting import CENTRE_HEIGHT, centre_in_view, mask_position, smooth_track
+from physreason.perception.lifting import CENTRE_HEIGHT, centre_in_view, mask_position, smooth_track, still_frames
 from physreason.perception.tracking import ATTRIBUTES, VOCABULARY, Detection, TrackerConfig, track
 
 
@@ -30,8 +30,9 @@ class PerceptionConfig:
     visible runs shorter than ``min_run`` frames are dropped, hidden runs shorter than
     ``min_gap`` frames between visible ones are filled: an object does not leave the view and
     come back within half a second, its centre hovered at the border), the in-view test's
-    ``view_window`` and ``view_margin`` (:func:`.lifting.centre_in_view`), and
-    ``min_agreement``: with classifier probabilities, a detection joins its track's smoothing if
+    ``view_window`` and ``view_margin`` (:func:`.lifting.centre_in_view`), ``still_window`` and
+    ``still_radius``: frames where the object rests get zero velocity (:func:`.lifting.still_frames`;
+    collision candidates still read the differentiated velocities), and ``min_agreement``: with classifier probabilities, a detection joins its track's smoothing if
     it scores at least ``trusted_score`` or gives each of the track's voted attribute values at
     least ``min_agreement`` probability;
     ``interior_margin`` (px): a detection whose mask is not truncated and whose centre projects
@@ -49,6 +50,8 @@ class PerceptionConfig:
     interior_margin: float = 20.0
     view_window: int = 11
     view_margin: float = 1.0
+    still_window: int = 11
+    still_radius: float = 0.035
     min_gap: int = 12
 
     def __post_init__(self) -> None:
@@ -159,6 +162,8 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
         est = smooth_track(np.asarray(tr.frames)[agree], np.array([d.xy for d in kept]),
                            n_frames, config.window, config.polyorder, config.max_gap, interior)
         # visible as the annotations define it: seen, and the centre projects inside the image
+        velocity = np.where(still_frames(est.position, config.still_window, config.still_radius)[:, None], 0.0,
+                            est.velocity)
         in_view = centre_in_view(est.position, camera, config.view_window, config.view_margin)
         vis = clean_visibility(est.seen & in_view, config.min_run, config.min_gap)
         if not vis.any():
@@ -168,7 +173,7 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
         objects.append(ObjectInfo(k, *tr.key))
         zeros = np.zeros((n_frames, 3))
         tracks.append(Track(k, np.column_stack([est.position, np.full(n_frames, CENTRE_HEIGHT)]),
-                            np.column_stack([est.velocity, np.zeros(n_frames)]), zeros, zeros, vis))
+                            np.column_stack([velocity, np.zeros(n_frames)]), zeros, zeros, vis))
         positions.append(est.position)
         velocities.append(est.velocity)
         visible.append(vis)
