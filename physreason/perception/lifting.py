@@ -249,8 +249,8 @@ def _smooth_segment(xy: np.ndarray, window: int, polyorder: int) -> tuple[np.nda
     return xy.copy(), np.gradient(xy, 1.0 / FPS, axis=0)
 
 
-def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, window: int = 5, polyorder: int = 2, max_gap: int = 10,
-                 interior: np.ndarray | None = None) -> TrackEstimate:
+def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, window: int = 5, polyorder: int = 2,
+                 max_gap: int = 10, interior: np.ndarray | None = None) -> TrackEstimate:
     """Smooth one track's measurements and fill every frame of the video.
 
     ``frames`` (K,) increasing frame indices, ``xy`` (K, 2) lifted measurements in table units.

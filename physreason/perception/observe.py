@@ -26,15 +26,16 @@ from physreason.perception.tracking import ATTRIBUTES, VOCABULARY, Detection, Tr
 class PerceptionConfig:
     """Settings of :func:`observe`: the tracker's, ``min_score`` below which detections are
     ignored, the smoother's ``window`` (odd, frames) and ``polyorder``, ``max_gap`` frames of
-    missed detections still counted as visible, the in/out hysteresis (:func:`.events.clean_visibility`:
-    visible runs shorter than ``min_run`` frames are dropped, hidden runs shorter than
-    ``min_gap`` frames between visible ones are filled: an object does not leave the view and
-    come back within half a second, its centre hovered at the border), the in-view test's
-    ``view_window`` and ``view_margin`` (:func:`.lifting.centre_in_view`), ``still_window`` and
-    ``still_radius``: frames where the object rests get zero velocity (:func:`.lifting.still_frames`;
-    collision candidates still read the differentiated velocities), and ``min_agreement``: with classifier probabilities, a detection joins its track's smoothing if
-    it scores at least ``trusted_score`` or gives each of the track's voted attribute values at
-    least ``min_agreement`` probability;
+    missed detections still counted as visible; the in/out hysteresis
+    (:func:`.events.clean_visibility`): visible runs shorter than ``min_run`` frames are dropped,
+    hidden runs shorter than ``min_gap`` frames between visible ones are filled (an object does
+    not leave the view and come back within half a second: its centre hovered at the border);
+    the in-view test's ``view_window`` and ``view_margin`` (:func:`.lifting.centre_in_view`);
+    ``still_window`` and ``still_radius``: frames where the object rests get zero velocity
+    (:func:`.lifting.still_frames`; collision candidates still read the differentiated
+    velocities); ``min_agreement``: with classifier probabilities, a detection joins its track's
+    smoothing if it scores at least ``trusted_score`` or gives each of the track's voted
+    attribute values at least ``min_agreement`` probability;
     ``interior_margin`` (px): a detection whose mask is not truncated and whose centre projects
     this far inside the image is *interior*, and a gap of any length between two interior
     detections is bridged as visible (the object was hidden, not gone)."""
@@ -161,9 +162,9 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
                              for d in kept])
         est = smooth_track(np.asarray(tr.frames)[agree], np.array([d.xy for d in kept]),
                            n_frames, config.window, config.polyorder, config.max_gap, interior)
-        # visible as the annotations define it: seen, and the centre projects inside the image
         velocity = np.where(still_frames(est.position, config.still_window, config.still_radius)[:, None], 0.0,
                             est.velocity)
+        # visible as the annotations define it: seen, and the centre projects inside the image
         in_view = centre_in_view(est.position, camera, config.view_window, config.view_margin)
         vis = clean_visibility(est.seen & in_view, config.min_run, config.min_gap)
         if not vis.any():
