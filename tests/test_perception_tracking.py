@@ -144,7 +144,8 @@ def test_collision_candidates(gap: float, push: float, found: bool) -> None:
 def test_a_contact_seen_twice_through_jitter_is_one_collision() -> None:
     """Object 1 hits object 0 at frame 20 and both stay close until frame 40; jitter takes their
     distance above the contact distance for two frames at 26 and again at 31: one collision, not
-    three. Object 1 comes back and hits again at frame 80: a second one."""
+    three. Object 1 comes back and hits again at frame 80: a second one, if the two were 0.8
+    units apart in between."""
     t = np.arange(100)
     gap = np.interp(t, [0, 20, 40, 50, 70, 80, 99], [1.45, 0.45, 0.5, 1.0, 1.0, 0.45, 1.4])
     p1 = np.column_stack([gap, np.zeros(100)])
@@ -153,7 +154,13 @@ def test_a_contact_seen_twice_through_jitter_is_one_collision() -> None:
     visible = [np.ones(100, bool)] * 2
     assert [(e.frame, e.objects) for e in collision_candidates(positions, velocities, visible)] == [(20, (0, 1)),
                                                                                                     (80, (0, 1))]
-    assert len(collision_candidates(positions, velocities, visible, rejoin=1)) > 2
+    assert len(collision_candidates(positions, velocities, visible, rejoin=1, separation=0.0)) > 2
+    # staying side by side (never 0.8 units apart) between the two contacts: one collision
+    close = np.column_stack([np.minimum(p1[:, 0], 0.7), np.zeros(100)])
+    close_v = np.gradient(close, axis=0) * 25.0
+    assert [e.frame for e in collision_candidates([positions[0], close], [velocities[0], close_v], visible)] == [20]
+    assert [e.frame for e in collision_candidates([positions[0], close], [velocities[0], close_v], visible,
+                                                  separation=0.0)] == [20, 80]
 
 
 def test_a_misclassified_piece_joins_the_track_it_continues() -> None:
