@@ -102,6 +102,18 @@ def test_unknown_concept_is_an_execution_error(scenes) -> None:
 
 
 # ---------------------------------------------------------------- concept space
+def test_objects_of_one_video_get_distinct_triples() -> None:
+    """Two objects whose most likely triple is the same: attribute by attribute they share it;
+    with ``distinct`` the less sure one takes its next most likely triple (here: blue)."""
+    space = ConceptSpace(4, 4, {"color": ("red", "blue"), "material": MATERIALS, "shape": SHAPES})
+    probs = {"color": torch.tensor([[0.9, 0.1], [0.6, 0.4]]), "material": torch.tensor([[0.8, 0.2], [0.7, 0.3]]),
+             "shape": torch.tensor([[0.1, 0.8, 0.1], [0.1, 0.8, 0.1]])}
+    space.probabilities = lambda features: probs
+    same = ("red", MATERIALS[0], SHAPES[1])
+    assert space.describe(torch.zeros(2, 4)) == [same, same]
+    assert space.describe(torch.zeros(2, 4), distinct=True) == [same, ("blue", MATERIALS[0], SHAPES[1])]
+
+
 def test_concept_space_add_freeze_and_save(tmp_path: Path) -> None:
     space = ConceptSpace(6, 4, {"color": ("red", "blue"), "material": MATERIALS, "shape": SHAPES})
     before = {k: v.clone() for k, v in space.state_dict().items()}

@@ -57,12 +57,13 @@ class LearnedConcepts:
                    CropConfig(**state["crops"]))
 
     def describe_crops(self, crops: Mapping[int, np.ndarray]) -> dict[int, tuple[str, str, str]]:
-        """(color, material, shape) per object from its crops (K, S, S, 3) uint8."""
+        """(color, material, shape) per object of one video from its crops (K, S, S, 3) uint8;
+        distinct objects get distinct triples (:meth:`ConceptSpace.describe`)."""
         keys = sorted(crops)
         if not keys:
             return {}
         feats = encode_objects(self.encoder, [crops[k] for k in keys])
-        return dict(zip(keys, self.space.describe(feats)))
+        return dict(zip(keys, self.space.describe(feats, distinct=True)))
 
     def describe_video(self, frames: np.ndarray, proposals: Proposals,
                        ids: Mapping[tuple[int, int], int] | None = None) -> dict[int, tuple[str, str, str]]:

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
 from physreason.datasets.vocab import COLORS, MATERIALS, SHAPES
@@ -136,14 +138,27 @@ class ConceptSpace(nn.Module):
         """Per attribute, each object's probability of each word (rows sum to 1): (N, K)."""
         return {attr: self.logits(attr, features).softmax(-1) for attr in ATTRIBUTES if self._words[attr]}
 
-    def describe(self, features: Tensor) -> list[tuple[str, str, str]]:
-        """The most likely (color, material, shape) of each object."""
+    def describe(self, features: Tensor, distinct: bool = False) -> list[tuple[str, str, str]]:
+        """The most likely (color, material, shape) of each object; with ``distinct`` (the objects
+        of one video, where a triple is unique), the distinct triples of highest summed log
+        probability (Hungarian assignment; attribute by attribute when there are more objects
+        than triples or an attribute has no words)."""
         with torch.no_grad():
             probs = self.probabilities(features)
         n = features.shape[0]
         cols = [[self._words[a][int(i)] for i in probs[a].argmax(-1)] if a in probs else ["?"] * n
                 for a in ATTRIBUTES]
-        return list(zip(*cols))
+        sizes = [len(self._words[a]) for a in ATTRIBUTES]
+        if not distinct or len(probs) < len(ATTRIBUTES) or n > sizes[0] * sizes[1] * sizes[2]:
+            return list(zip(*cols))
+        logp = [probs[a].clamp_min(1e-6).log().numpy() for a in ATTRIBUTES]
+        joint = logp[0][:, :, None, None] + logp[1][:, None, :, None] + logp[2][:, None, None, :]
+        rows, flat = linear_sum_assignment(-joint.reshape(n, -1))
+        out = [("?", "?", "?")] * n
+        for i, k in zip(rows, flat):
+            c, m, s = np.unravel_index(k, sizes)
+            out[i] = (self._words["color"][c], self._words["material"][m], self._words["shape"][s])
+        return out
 
     # ------------------------------------------------------------ saving
     def config(self) -> dict:
