@@ -258,6 +258,11 @@ def _by_first_frame(tracklets: Iterable[Tracklet]) -> list[Tracklet]:
     return sorted(tracklets, key=lambda tr: (int(tr.frames[0]), tr.track_id))
 
 
+def _shortest_first(tracklets: Iterable[Tracklet]) -> list[Tracklet]:
+    """Tracklets in order of their number of detections (then first frame, then id)."""
+    return sorted(tracklets, key=lambda tr: (len(tr.detections), int(tr.frames[0]), tr.track_id))
+
+
 def _fold(tracklets: list[Tracklet], keep: Tracklet, other: Tracklet, config: TrackerConfig) -> None:
     """Replace ``keep`` in ``tracklets`` by its combination with ``other`` (:func:`_combined`) and remove ``other``."""
     tracklets[tracklets.index(keep)] = _combined(keep, other, config)
@@ -268,7 +273,7 @@ def _merge_duplicates(tracklets: list[Tracklet], config: TrackerConfig) -> list[
     """Fold tracklets that follow the same object in the same frames into the longer one (see
     :class:`TrackerConfig`)."""
     out = list(tracklets)
-    for short in sorted(tracklets, key=lambda tr: (len(tr.detections), int(tr.frames[0]), tr.track_id)):
+    for short in _shortest_first(tracklets):
         if short not in out:
             continue
         at = {d.frame: d for d in short.detections}
@@ -293,7 +298,7 @@ def _merge_pieces(tracklets: list[Tracklet], config: TrackerConfig) -> list[Trac
     """Fold short tracklets that lie on a longer one of the same colour, within its time span,
     into it (see :class:`TrackerConfig`), shortest first."""
     out = list(tracklets)
-    for piece in sorted(tracklets, key=lambda tr: (len(tr.detections), int(tr.frames[0]), tr.track_id)):
+    for piece in _shortest_first(tracklets):
         if len(piece.detections) >= config.piece_hits or piece not in out:
             continue
         frames, xy = piece.frames, np.array([d.xy for d in piece.detections])
@@ -343,7 +348,7 @@ def _merge_fragments(tracklets: list[Tracklet], config: TrackerConfig) -> list[T
     """Merge short tracklets into the tracklet they continue or that continues them (see
     :class:`TrackerConfig`), shortest first."""
     out = list(tracklets)
-    for frag in sorted(tracklets, key=lambda tr: (len(tr.detections), int(tr.frames[0]), tr.track_id)):
+    for frag in _shortest_first(tracklets):
         if (len(frag.detections) >= config.fragment_hits or frag not in out
                 or max(d.score for d in frag.detections) >= config.fragment_score):
             continue
