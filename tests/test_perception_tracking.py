@@ -121,24 +121,40 @@ def test_two_objects_voting_one_triple_get_distinct_triples() -> None:
     assert [tr.key for tr in tracks] == [("red", "metal", "cube"), ("red", "rubber", "cube")]
 
 
-def _pass_by(gap: float, push: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Object 0 slides along +x at 1 unit/s past object 1 at rest, their closest centres ``gap``
-    apart at frame 20; if ``push`` > 0, object 1 moves off along +y at ``push`` units/s from then."""
+def _velocities(positions: list[np.ndarray]) -> list[np.ndarray]:
+    """Per-frame velocities (T, 2) in units/s of positions (T, 2) at 25 frames per second."""
+    return [np.gradient(p, axis=0) * 25.0 for p in positions]
+
+
+def _pass_by(gap: float, push: float, brake: float = 0.0) -> list[np.ndarray]:
+    """Positions of object 0 sliding along +x at 1 unit/s past object 1 at rest, their closest
+    centres ``gap`` apart at frame 20; if ``push`` > 0, object 1 moves off along +y (away from
+    object 0) at ``push`` units/s from then; object 0 slows to ``1 - brake`` units/s there."""
     t = np.arange(40) / 25.0
-    p0 = np.column_stack([t - 0.8, np.zeros(40)])
+    p0 = np.column_stack([t - 0.8 - brake * np.clip(t - 0.8, 0, None), np.zeros(40)])
     p1 = np.column_stack([np.zeros(40), np.full(40, gap) + push * np.clip(t - 0.8, 0, None)])
-    v0 = np.tile([1.0, 0.0], (40, 1))
-    v1 = np.column_stack([np.zeros(40), np.where(t >= 0.8, push, 0.0)])
-    return [p0, p1], [v0, v1]
+    return [p0, p1]
 
 
-@pytest.mark.parametrize("gap, push, found", [(0.53, 0.2, True),  # cubes touching corner first, a gentle push
-                                              (0.45, 0.0, False),  # near, but nobody's velocity changes
-                                              (0.8, 0.5, False)])  # a velocity change far apart
-def test_collision_candidates(gap: float, push: float, found: bool) -> None:
-    positions, velocities = _pass_by(gap, push)
-    events = collision_candidates(positions, velocities, [np.ones(40, bool)] * 2)
+@pytest.mark.parametrize("gap, push, brake, found", [
+    (0.53, 0.2, 0.0, True),  # cubes touching corner first, a gentle push
+    (0.45, 0.0, 0.0, False),  # near, but nobody's velocity changes
+    (0.8, 0.5, 0.0, False),  # a velocity change far apart
+    (0.45, 0.0, 0.5, False),  # near, object 0 slows down (hit by something else): no push apart
+])
+def test_collision_candidates(gap: float, push: float, brake: float, found: bool) -> None:
+    positions = _pass_by(gap, push, brake)
+    events = collision_candidates(positions, _velocities(positions), [np.ones(40, bool)] * 2)
     assert [(e.frame, e.objects) for e in events] == ([(20, (0, 1))] if found else [])
+
+
+def test_a_collision_at_the_video_end_is_read_from_the_velocities() -> None:
+    """Four frames after the contact, too few for the push: the differentiated velocities decide."""
+    positions = [p[:24] for p in _pass_by(0.45, 0.5)]
+    still = [p[:24] for p in _pass_by(0.45, 0.0)]
+    visible = [np.ones(24, bool)] * 2
+    assert [e.frame for e in collision_candidates(positions, _velocities(positions), visible)] == [20]
+    assert collision_candidates(still, _velocities(still), visible) == []
 
 
 def test_a_contact_seen_twice_through_jitter_is_one_collision() -> None:
@@ -150,17 +166,16 @@ def test_a_contact_seen_twice_through_jitter_is_one_collision() -> None:
     gap = np.interp(t, [0, 20, 40, 50, 70, 80, 99], [1.45, 0.45, 0.5, 1.0, 1.0, 0.45, 1.4])
     p1 = np.column_stack([gap, np.zeros(100)])
     p1[[26, 27, 31, 32], 0] += 0.2
-    positions, velocities = [np.zeros((100, 2)), p1], [np.zeros((100, 2)), np.gradient(p1, axis=0) * 25.0]
+    positions = [np.zeros((100, 2)), p1]
     visible = [np.ones(100, bool)] * 2
+    velocities = _velocities(positions)
     assert [(e.frame, e.objects) for e in collision_candidates(positions, velocities, visible)] == [(20, (0, 1)),
                                                                                                     (80, (0, 1))]
     assert len(collision_candidates(positions, velocities, visible, rejoin=1, separation=0.0)) > 2
     # staying side by side (never 0.8 units apart) between the two contacts: one collision
-    close = np.column_stack([np.minimum(p1[:, 0], 0.7), np.zeros(100)])
-    close_v = np.gradient(close, axis=0) * 25.0
-    assert [e.frame for e in collision_candidates([positions[0], close], [velocities[0], close_v], visible)] == [20]
-    assert [e.frame for e in collision_candidates([positions[0], close], [velocities[0], close_v], visible,
-                                                  separation=0.0)] == [20, 80]
+    close = [positions[0], np.column_stack([np.minimum(p1[:, 0], 0.7), np.zeros(100)])]
+    assert [e.frame for e in collision_candidates(close, _velocities(close), visible)] == [20]
+    assert [e.frame for e in collision_candidates(close, _velocities(close), visible, separation=0.0)] == [20, 80]
 
 
 def test_a_misclassified_piece_joins_the_track_it_continues() -> None:
