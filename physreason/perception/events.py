@@ -83,7 +83,7 @@ def collision_candidates(positions: Sequence[np.ndarray], velocities: Sequence[n
     The defaults reach two cubes touching corner first (centres up to 2.83 radii apart) and
     gentle pushes. On the detector's masks (pairs and frames within 5 of the annotation's),
     precision / recall on held-out videos 0-99 are 0.91 / 0.91, on videos 100-199
-    0.81 / 0.86, on 40 training videos 0.85 / 0.86; the velocity change in any direction
+    0.80 / 0.87, on 40 training videos 0.83 / 0.86; the velocity change in any direction
     everywhere gave 0.88 / 0.92, 0.78 / 0.86 and 0.78 / 0.84 (no pair of the 200 held-out
     annotations collides twice).
     """
