@@ -57,42 +57,47 @@ def _push(positions: Sequence[np.ndarray], pair: tuple[int, int], frame: int, fi
 
 def collision_candidates(positions: Sequence[np.ndarray], velocities: Sequence[np.ndarray],
                          visible: Sequence[np.ndarray], contact_distance: float = 2.75 * OBJECT_RADIUS,
-                         min_velocity_change: float = 0.15, fit_frames: int = 6, window: int = 3,
+                         min_velocity_change: float = 0.15, far_distance: float = 3.25 * OBJECT_RADIUS,
+                         far_push: float = 1.0, fit_frames: int = 6, window: int = 3,
                          min_separation: float = 1.5 * OBJECT_RADIUS, rejoin: int = 30,
                          separation: float = 0.8) -> list[Event]:
     """Collision candidates between every pair of objects.
 
     Per object: ``positions[k]`` (T, 2) table units, ``velocities[k]`` (T, 2) units/s,
     ``visible[k]`` (T,) bool. A candidate is one contact episode (consecutive frames with both
-    objects visible and their centres closer than ``contact_distance`` units) at whose closest
+    objects visible and their centres closer than ``far_distance`` units) at whose closest
     approach the objects are pushed apart by more than ``min_velocity_change`` units/s
     (:func:`_push`: lines fitted to ``fit_frames`` positions on each side, the change along the
     line of centres). A contact pushes both objects apart along its normal; a near miss whose
     velocities change for another reason (another collision, jittery lifted positions) seldom
-    does. Within ``fit_frames + 1`` frames of the video's start or end, where the push cannot
-    be read, and where the centres come closer than ``min_separation`` units (solid objects
-    cannot: one of the two was lifted wrongly, say through a mask hidden in part by the other,
-    and the line of centres says nothing), either object's velocity ``window`` frames after the closest approach must
-    differ from the one ``window`` frames before by more than ``min_velocity_change``, in any
-    direction. The event sits at the closest frame, located at the midpoint of the two centres
-    (z = 0.2), objects sorted. A pair found again fewer than ``rejoin`` frames after its last
-    candidate, or without having been ``separation`` units apart since, is the same contact
-    (the distance of two touching objects seen through detector masks crosses
-    ``contact_distance`` back and forth, and objects left side by side jitter): not a new one.
+    does. A closest approach beyond ``contact_distance`` units needs a push above ``far_push``:
+    smoothed positions cut the corner of a fast bounce and cubes touch corner first, but a
+    gentle push that far is as often a near miss.
 
-    The defaults reach two cubes touching corner first (centres up to 2.83 radii apart) and
-    gentle pushes. On the detector's masks (pairs and frames within 5 of the annotation's),
-    precision / recall on held-out videos 0-99 are 0.91 / 0.91, on videos 100-199
-    0.80 / 0.87, on 40 training videos 0.83 / 0.86; the velocity change in any direction
-    everywhere gave 0.88 / 0.92, 0.78 / 0.86 and 0.78 / 0.84 (no pair of the 200 held-out
-    annotations collides twice).
+    Where the push cannot be read (within ``fit_frames + 1`` frames of the video's start or
+    end, or centres closer than ``min_separation`` units, which solid objects cannot be: one of
+    the two was lifted wrongly, say from a mask hidden in part by the other), the closest
+    approach must be within ``contact_distance`` and either object's velocity ``window`` frames
+    after it must differ from the one ``window`` frames before by more than
+    ``min_velocity_change``, in any direction.
+
+    The event sits at the closest frame, located at the midpoint of the two centres (z = 0.2),
+    objects sorted. A pair found again fewer than ``rejoin`` frames after its last candidate, or
+    without having been ``separation`` units apart since, is the same contact (the distance of
+    two touching objects seen through detector masks crosses the threshold back and forth, and
+    objects left side by side jitter): not a new one.
+
+    On the detector's masks (pairs and frames within 5 of the annotation's), precision /
+    recall on held-out videos 0-99 are 0.90 / 0.92, on videos 100-199 0.79 / 0.89, on 40 training videos
+    0.81 / 0.88; a velocity change in any direction within 2.75 radii everywhere gave 0.88 / 0.92,
+    0.78 / 0.86 and 0.78 / 0.84 (no pair of the 200 held-out annotations collides twice).
     """
     events = []
     n = len(positions)
     for i in range(n):
         for j in range(i + 1, n):
             dist = np.linalg.norm(positions[i] - positions[j], axis=1)
-            near = (dist < contact_distance) & visible[i] & visible[j]
+            near = (dist < far_distance) & visible[i] & visible[j]
             last = -1
             for a, b, value in _runs(near):
                 if not value:
@@ -100,12 +105,14 @@ def collision_candidates(positions: Sequence[np.ndarray], velocities: Sequence[n
                 f = a + int(np.argmin(dist[a:b]))
                 if last >= 0 and (f - last < rejoin or dist[last:f].max() < separation):
                     continue
+                close = dist[f] < contact_distance
                 if fit_frames + 1 <= f < len(dist) - fit_frames - 1 and dist[f] >= min_separation:
-                    change = _push(positions, (i, j), f, fit_frames)
+                    pushed = _push(positions, (i, j), f, fit_frames) > (min_velocity_change if close else far_push)
                 else:
                     t0, t1 = max(f - window, 0), min(f + window, len(dist) - 1)
-                    change = max(float(np.linalg.norm(v[t1] - v[t0])) for v in (velocities[i], velocities[j]))
-                if change > min_velocity_change:
+                    pushed = close and max(float(np.linalg.norm(v[t1] - v[t0]))
+                                           for v in (velocities[i], velocities[j])) > min_velocity_change
+                if pushed:
                     last = f
                     mid = 0.5 * (positions[i][f] + positions[j][f])
                     events.append(Event("collision", f, (i, j), (float(mid[0]), float(mid[1]), OBJECT_RADIUS)))
