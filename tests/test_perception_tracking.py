@@ -11,6 +11,7 @@ from physreason.datasets.generator.scene import SceneConfig, sample_scene
 from physreason.datasets.proposals import ProposalFrame, ProposalObject, Proposals
 from physreason.datasets.records import ObjectInfo, Observation, Track
 from physreason.datasets.rle import encode
+from physreason.datasets.shapes import get_shape
 from physreason.errors import ConfigError, FormatError
 from physreason.perception.corrupt import corrupt_proposals
 from physreason.perception.events import clean_visibility, collision_candidates
@@ -148,6 +149,16 @@ def test_collision_candidates(gap: float, push: float, brake: float, found: bool
     positions = _pass_by(gap, push, brake)
     events = collision_candidates(positions, _velocities(positions), [np.ones(40, bool)] * 2)
     assert [(e.frame, e.objects) for e in events] == ([(20, (0, 1))] if found else [])
+
+
+def test_cubes_collide_further_apart_than_spheres() -> None:
+    """Centres 0.58 units apart and a gentle push: beyond the reach of two spheres, within that of
+    two cubes (their corners reach further)."""
+    positions = _pass_by(0.58, 0.3)
+    visible = [np.ones(40, bool)] * 2
+    assert collision_candidates(positions, _velocities(positions), visible) == []
+    cube = get_shape("cube").bounding_radius()
+    assert [e.frame for e in collision_candidates(positions, _velocities(positions), visible, radii=[cube, cube])] == [20]
 
 
 def test_a_collision_at_the_video_end_is_read_from_the_velocities() -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from physreason.datasets.camera import Camera
 from physreason.datasets.proposals import Proposals
 from physreason.datasets.records import ObjectInfo, Observation, Track
+from physreason.datasets.shapes import get_shape
 from physreason.errors import ConfigError, FormatError
 from physreason.perception.events import clean_visibility, collision_candidates
 from physreason.perception.lifting import CENTRE_HEIGHT, centre_in_view, mask_position, smooth_track, still_frames
@@ -178,5 +179,6 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
         positions.append(est.position)
         velocities.append(est.velocity)
         visible.append(vis)
-    collisions = tuple(collision_candidates(positions, velocities, visible))
+    radii = [get_shape(obj.shape).bounding_radius() for obj in objects]
+    collisions = tuple(collision_candidates(positions, velocities, visible, radii=radii))
     return Observation(scene_index, tuple(objects), tuple(tracks), collisions, n_frames, camera), ids
