@@ -9,6 +9,7 @@ and :func:`physreason.perception.observe.observe` on the result, and scores:
 * attribute accuracy per detection (detections matched to a ground-truth mask at IoU >= 0.5)
   and per perceived object (objects matched to ground-truth ones as in the tracking metrics);
 * MOTA, IDF1 (motmetrics), mean / p90 table position error on visible frames, in/out event F1
+  (within ``--tolerance`` frames), collision precision and recall (pair and frame within 5)
   (:mod:`physreason.perception.metrics`).
 
 ``--robustness CLEAN.pt FGSM.pt ...`` instead prints the attribute-robustness table of those
@@ -119,16 +120,19 @@ def evaluate(args: argparse.Namespace) -> None:
         ("material acc. (objects)", obj_acc[1]), ("shape acc. (objects)", obj_acc[2]),
         ("MOTA", s.mota), ("IDF1", s.idf1), ("ID switches", s.num_switches),
         ("position error mean (units)", float(err.mean()) if err.size else 0.0), ("position error p90 (units)", p90),
-        ("in/out event F1", s.event_f1),
+        ("in/out event F1", s.event_f1), ("collision precision", s.collision_precision),
+        ("collision recall", s.collision_recall),
     ]
     for name, value in rows:
         print(f"{name:<34} {value:8.4f}" if isinstance(value, float) else f"{name:<34} {value:8d}")
     print(f"({det_total} matched detections, {obj_total} matched of {sum(r['n_truth_objects'] for r in results)} "
           f"ground-truth objects, {ap_mask.n_truth} ground-truth masks; "
-          f"events {s.event_tp} TP / {s.event_fp} FP / {s.event_fn} FN)")
+          f"in/out events {s.event_tp} TP / {s.event_fp} FP / {s.event_fn} FN; "
+          f"collisions {s.collision_tp} TP / {s.collision_fp} FP / {s.collision_fn} FN)")
     print(f"summary: AP50 mask {ap_mask.ap:.3f} box {ap_box.ap:.3f}; attributes (objects) color {obj_acc[0]:.3f} "
           f"material {obj_acc[1]:.3f} shape {obj_acc[2]:.3f}; MOTA {s.mota:.3f} IDF1 {s.idf1:.3f} "
-          f"err {float(err.mean()) if err.size else 0.0:.3f} in/out F1 {s.event_f1:.3f}; "
+          f"err {float(err.mean()) if err.size else 0.0:.3f} in/out F1 {s.event_f1:.3f} "
+          f"collisions P/R {s.collision_precision:.3f}/{s.collision_recall:.3f}; "
           f"{seconds / max(len(indices), 1):.2f} CPU s/video (perception only, 1 thread)")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ from physreason.datasets.generator.generate import camera_for_size, observation_
 from physreason.datasets.generator.render import render_video
 from physreason.datasets.generator.scene import SceneConfig, sample_scene
 from physreason.datasets.proposals import ProposalFrame, ProposalObject, Proposals
-from physreason.datasets.records import ObjectInfo, Observation, Track
+from physreason.datasets.records import Event, ObjectInfo, Observation, Track
 from physreason.datasets.rle import encode
 from physreason.datasets.shapes import get_shape
 from physreason.errors import ConfigError, FormatError
@@ -353,3 +355,17 @@ def test_bad_input_gives_clear_errors() -> None:
         observe(late, CAMERA, 5, 0)
     with pytest.raises(ConfigError, match="n_frames >= 1"):
         observe(late, CAMERA, 0, 0)
+
+
+def test_collisions_are_scored_by_pair_and_frame() -> None:
+    """A perceived collision matches a true one of the same pair (ids mapped, either order) at
+    most 5 frames away; one further off is a false positive and leaves the true one missed."""
+    t = np.arange(60)
+    paths = [(np.column_stack([0.02 * t, np.full(60, y)]), np.ones(60, bool)) for y in (0.0, 1.0, 2.0)]
+    truth = replace(_observation(paths), collisions=(Event("collision", 20, (0, 1)), Event("collision", 40, (1, 2))))
+    seen = _observation([paths[1], paths[0], paths[2]])  # perceived ids 0, 1 are true 1, 0
+    found = replace(seen, collisions=(Event("collision", 24, (0, 1)), Event("collision", 50, (0, 2))))
+    scores = score_video(truth, found)
+    assert (scores.collision_tp, scores.collision_fp, scores.collision_fn) == (1, 1, 1)
+    assert scores.collision_precision == scores.collision_recall == 0.5
+    assert score_video(truth, found, collision_tolerance=10).collision_tp == 2

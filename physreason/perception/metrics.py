@@ -2,10 +2,10 @@
 
 CLEAR-MOT (MOTA) and IDF1 come from ``motmetrics``: per frame, ground-truth objects and
 perceived tracks that are visible are matched on table distance, with pairs farther than
-``max_distance`` units not matchable. Perceived objects are mapped to ground-truth ones by a
-Hungarian assignment on their mean distance over frames where both are visible; through this
-mapping the position error (table units, on frames where both are visible) and in/out event
-matches (same kind, same object, frames at most ``tolerance`` apart) are counted. Counts add
+``max_distance`` units not matchable. Perceived objects are mapped to ground-truth ones as
+IDF1 maps identities (:func:`match_objects`); through this mapping the position error (table units, on frames where both are visible), in/out event
+matches (same kind, same object, frames at most ``tolerance`` apart) and collision matches
+(same pair, frames at most ``collision_tolerance`` apart) are counted. Counts add
 over videos, so :func:`summarize` gives dataset-level scores.
 """
 
@@ -17,7 +17,7 @@ import motmetrics as mm
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from physreason.datasets.records import Observation
+from physreason.datasets.records import Event, Observation
 
 _MOT_COUNTS = ("num_objects", "num_misses", "num_false_positives", "num_switches", "idtp", "idfp", "idfn")
 
@@ -25,8 +25,8 @@ _MOT_COUNTS = ("num_objects", "num_misses", "num_false_positives", "num_switches
 @dataclass(frozen=True)
 class VideoScores:
     """Counts of one video: CLEAR-MOT and identity counts (motmetrics' names), per-frame
-    position errors (E,) in table units, and in/out event true positives, false positives
-    and false negatives."""
+    position errors (E,) in table units, and the true positives, false positives and false
+    negatives of in/out events and of collisions."""
 
     num_objects: int
     num_misses: int
@@ -39,6 +39,9 @@ class VideoScores:
     event_tp: int
     event_fp: int
     event_fn: int
+    collision_tp: int
+    collision_fp: int
+    collision_fn: int
 
     @property
     def mota(self) -> float:
@@ -51,6 +54,18 @@ class VideoScores:
     @property
     def event_f1(self) -> float:
         return f1(self.event_tp, self.event_fp, self.event_fn)
+
+    @property
+    def collision_precision(self) -> float:
+        """Found collisions that are true (1 when none was found)."""
+        found = self.collision_tp + self.collision_fp
+        return self.collision_tp / found if found else 1.0
+
+    @property
+    def collision_recall(self) -> float:
+        """True collisions that were found (1 when there are none)."""
+        true = self.collision_tp + self.collision_fn
+        return self.collision_tp / true if true else 1.0
 
 
 def mota(num_objects: int, misses: int, false_positives: int, switches: int) -> float:
@@ -102,27 +117,34 @@ def _mot_counts(truth: Observation, seen: Observation, max_distance: float) -> d
     return {name: int(summary[name].iloc[0]) for name in _MOT_COUNTS}
 
 
-def _event_counts(truth: Observation, seen: Observation, mapping: dict[int, int], tolerance: int) -> tuple[int, int, int]:
-    true = [e for e in truth.events if e.kind in ("in", "out")]
-    found = [e for e in seen.events if e.kind in ("in", "out")]
+def _event_counts(true: list[Event], found: list[Event], mapping: dict[int, int],
+                  tolerance: int) -> tuple[int, int, int]:
+    """True positives, false positives and false negatives of ``found`` events (perceived object
+    ids, mapped to ground truth by ``mapping``) against ``true`` ones: a found event matches the
+    nearest unmatched true event of its kind and objects (a collision's pair in any order) at
+    most ``tolerance`` frames away."""
+    def key(e: Event, ids: dict[int, int] | None) -> tuple:
+        objects = e.objects if ids is None else tuple(ids.get(o, -1 - o) for o in e.objects)
+        return e.kind, tuple(sorted(objects))
+
     used: set[int] = set()
     tp = 0
     for e in found:
-        target = mapping.get(e.objects[0])
-        best = None
-        for k, g in enumerate(true):
-            if k in used or g.kind != e.kind or g.objects[0] != target or abs(g.frame - e.frame) > tolerance:
-                continue
-            if best is None or abs(g.frame - e.frame) < abs(true[best].frame - e.frame):
-                best = k
-        if best is not None:
-            used.add(best)
+        target = key(e, mapping)
+        candidates = [k for k, g in enumerate(true)
+                      if k not in used and key(g, None) == target and abs(g.frame - e.frame) <= tolerance]
+        if candidates:
+            used.add(min(candidates, key=lambda k: abs(true[k].frame - e.frame)))
             tp += 1
     return tp, len(found) - tp, len(true) - tp
 
 
-def score_video(truth: Observation, seen: Observation, max_distance: float = 0.5, tolerance: int = 3) -> VideoScores:
-    """The counts of one video (``truth`` and ``seen`` must have the same number of frames)."""
+def score_video(truth: Observation, seen: Observation, max_distance: float = 0.5, tolerance: int = 3,
+                collision_tolerance: int = 5) -> VideoScores:
+    """The counts of one video (``truth`` and ``seen`` must have the same number of frames):
+    in/out events match within ``tolerance`` frames, collisions within ``collision_tolerance``
+    (a collision is dated at the closest approach of two centres, which a push can follow by a
+    few frames)."""
     if truth.n_frames != seen.n_frames:
         raise ValueError(f"truth has {truth.n_frames} frames but the observation {seen.n_frames}")
     counts = _mot_counts(truth, seen, max_distance)
@@ -133,12 +155,20 @@ def score_video(truth: Observation, seen: Observation, max_distance: float = 0.5
         errors.append(np.linalg.norm(seen.tracks[i].xy[both] - truth.tracks[j].xy[both], axis=1))
     position_errors = np.concatenate(errors) if errors else np.zeros(0)
     return VideoScores(**counts, position_errors=position_errors,
-                       **dict(zip(("event_tp", "event_fp", "event_fn"), _event_counts(truth, seen, mapping, tolerance))))
+                       **dict(zip(("event_tp", "event_fp", "event_fn"),
+                                  _event_counts(_in_out(truth), _in_out(seen), mapping, tolerance))),
+                       **dict(zip(("collision_tp", "collision_fp", "collision_fn"),
+                                  _event_counts(list(truth.collisions), list(seen.collisions), mapping,
+                                                collision_tolerance))))
+
+
+def _in_out(observation: Observation) -> list[Event]:
+    return [e for e in observation.events if e.kind in ("in", "out")]
 
 
 def summarize(videos: list[VideoScores]) -> VideoScores:
     """Dataset-level counts: the sums of every video's counts, position errors concatenated."""
-    names = _MOT_COUNTS + ("event_tp", "event_fp", "event_fn")
+    names = _MOT_COUNTS + ("event_tp", "event_fp", "event_fn", "collision_tp", "collision_fp", "collision_fn")
     sums = {n: sum(getattr(v, n) for v in videos) for n in names}
     errors = np.concatenate([v.position_errors for v in videos]) if videos else np.zeros(0)
     return VideoScores(**sums, position_errors=errors)
