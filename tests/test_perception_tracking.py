@@ -160,7 +160,8 @@ def test_cubes_collide_further_apart_than_spheres() -> None:
     visible = [np.ones(40, bool)] * 2
     assert collision_candidates(positions, _velocities(positions), visible) == []
     cube = get_shape("cube").bounding_radius()
-    assert [e.frame for e in collision_candidates(positions, _velocities(positions), visible, radii=[cube, cube])] == [20]
+    found = collision_candidates(positions, _velocities(positions), visible, radii=[cube, cube])
+    assert [e.frame for e in found] == [20]
 
 
 def test_a_collision_at_the_video_end_is_read_from_the_velocities() -> None:

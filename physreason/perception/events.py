@@ -2,8 +2,8 @@
 
 In/out events follow from a track's visibility (``records.visibility_events``); flicker is
 removed first with hysteresis. Collision candidates are frames where two objects come into
-contact (centre distance below ``contact_distance``) while at least one of them changes
-velocity by more than ``min_velocity_change``; physics confirms them when it fits the world.
+contact (closest approach of their centres) and are pushed apart along the line between them;
+the physics fit reads mass and restitution from short windows around them.
 """
 
 from __future__ import annotations
@@ -92,8 +92,9 @@ def collision_candidates(positions: Sequence[np.ndarray], velocities: Sequence[n
 
     On the detector's masks (pairs and frames within 5 of the annotation's), precision /
     recall with the shapes' radii on held-out videos 0-99 are 0.89 / 0.93, on videos 100-199
-    0.76 / 0.90, on 40 training videos 0.80 / 0.89; a velocity change in any direction within 2.75 radii everywhere gave 0.88 / 0.92,
-    0.78 / 0.86 and 0.78 / 0.84 (no pair of the 200 held-out annotations collides twice).
+    0.76 / 0.90, on 40 training videos 0.80 / 0.89; a velocity change in any direction within
+    2.75 radii everywhere gave 0.88 / 0.92, 0.78 / 0.86 and 0.78 / 0.84 (no pair of the 200
+    held-out annotations collides twice).
     """
     events = []
     n = len(positions)

@@ -3,10 +3,11 @@
 CLEAR-MOT (MOTA) and IDF1 come from ``motmetrics``: per frame, ground-truth objects and
 perceived tracks that are visible are matched on table distance, with pairs farther than
 ``max_distance`` units not matchable. Perceived objects are mapped to ground-truth ones as
-IDF1 maps identities (:func:`match_objects`); through this mapping the position error (table units, on frames where both are visible), in/out event
-matches (same kind, same object, frames at most ``tolerance`` apart) and collision matches
-(same pair, frames at most ``collision_tolerance`` apart) are counted. Counts add
-over videos, so :func:`summarize` gives dataset-level scores.
+IDF1 maps identities (:func:`match_objects`); through this mapping the position error (table
+units, on frames where both are visible), in/out event matches (same kind, same object, frames
+at most ``tolerance`` apart) and collision matches (same pair, frames at most
+``collision_tolerance`` apart) are counted. Counts add over videos, so :func:`summarize` gives
+dataset-level scores.
 """
 
 from __future__ import annotations
@@ -163,6 +164,7 @@ def score_video(truth: Observation, seen: Observation, max_distance: float = 0.5
 
 
 def _in_out(observation: Observation) -> list[Event]:
+    """The in/out events of an observation."""
     return [e for e in observation.events if e.kind in ("in", "out")]
 
 
