@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.util
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
@@ -12,7 +14,7 @@ from physreason.cli import main
 from physreason.errors import ConfigError
 from physreason.execution import (TaskResult, add_backend_arguments, backend_from_args, format_error, make_backend,
                                   report_failures, run_videos)
-from physreason.execution import probe
+from physreason.execution import local, probe
 from physreason.execution.local import LocalBackend
 
 
@@ -74,6 +76,26 @@ def test_local_pool_survives_a_dying_worker() -> None:
     # at most 2 * workers tasks are in flight when it dies and fail with it; the pool restarts for the rest
     assert sum(r.ok for r in results) >= 4 and all(r.value == r.index for r in results if r.ok)
     assert [r.index for r in results] == list(range(8))
+
+
+class _PoolBrokenAtThirdSubmit(ProcessPoolExecutor):
+    """A pool whose third submit finds it broken, as when a worker dies between a wait and the
+    next submit; the tasks already submitted finish normally."""
+
+    submits = 0
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+        type(self).submits += 1
+        if type(self).submits == 3:
+            raise BrokenProcessPool("a worker died")
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_local_pool_survives_a_pool_found_broken_at_submit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The task that could not be submitted is not lost: it runs once the pool is back."""
+    monkeypatch.setattr(local, "ProcessPoolExecutor", _PoolBrokenAtThirdSubmit)
+    results = run_videos(functools.partial(_exit_on, bad=-1), range(6), LocalBackend(2), quiet=True)
+    assert [r.index for r in results] == list(range(6)) and all(r.ok and r.value == r.index for r in results)
 
 
 def _exit_on(index: int, bad: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -30,30 +31,33 @@ class LocalBackend(Backend):
             return
         n_procs = min(self.workers, len(indices))
         pool = ProcessPoolExecutor(n_procs, mp_context=get_context("spawn"))
-        todo = iter(indices)
+        pending = deque(indices)
         running: dict[Future, int] = {}
 
         def fill() -> None:
-            for index in todo:
-                running[pool.submit(call_task, fn, index)] = index
-                if len(running) >= 2 * self.workers:
+            while pending and len(running) < 2 * self.workers:
+                try:
+                    future = pool.submit(call_task, fn, pending[0])
+                except BrokenProcessPool:  # a worker died since the last wait: its tasks fail there
                     return
+                running[future] = pending.popleft()
 
         finished = False
         try:
             fill()
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                broken = False
-                for fut in done:
-                    index = running.pop(fut)
-                    try:
-                        yield fut.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        yield TaskResult(index, None, "WorkerDied: a worker process died while running this task")
-                    except Exception as exc:  # e.g. the value could not be pickled
-                        yield TaskResult(index, None, format_error(exc))
+            while running or pending:
+                broken = not running  # the pool broke with nothing of ours in flight
+                if running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        index = running.pop(fut)
+                        try:
+                            yield fut.result()
+                        except BrokenProcessPool:
+                            broken = True
+                            yield TaskResult(index, None, "WorkerDied: a worker process died while running this task")
+                        except Exception as exc:  # e.g. the value could not be pickled
+                            yield TaskResult(index, None, format_error(exc))
                 if broken:
                     for fut, index in list(running.items()):  # the pool is gone: so are these tasks
                         running.pop(fut)
