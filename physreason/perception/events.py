@@ -36,18 +36,18 @@ def clean_visibility(visible: np.ndarray, min_run: int = 3, min_gap: int = 3) ->
     return vis
 
 
-def _push(positions: Sequence[np.ndarray], pair: tuple[int, int], frame: int, fit_frames: int) -> float:
+def _push(positions: Sequence[np.ndarray], pair: tuple[int, int], frame: int, fit_frames: int) -> float | None:
     """How hard the two objects of ``pair`` are pushed apart across ``frame``, units/s: the larger
     of their velocity changes along the line of centres, away from the other object. A velocity
     change is the slope of a line fitted to the object's positions (T, 2) over the
     ``fit_frames`` frames after ``frame + 1`` less the one over the ``fit_frames`` frames before
-    ``frame - 1`` (the frames of contact itself are left out): ``frame`` needs ``fit_frames + 1``
-    frames on each side."""
+    ``frame - 1`` (the frames of contact itself are left out). None where ``frame`` lacks
+    ``fit_frames + 1`` frames on either side."""
     i, j = pair
     before = np.arange(frame - 1 - fit_frames, frame - 1)
     after = np.arange(frame + 2, frame + 2 + fit_frames)
     if before[0] < 0 or after[-1] >= len(positions[i]):
-        raise ValueError(f"_push needs {fit_frames + 1} frames on each side of frame {frame}")
+        return None
     offset = positions[j][frame] - positions[i][frame]
     normal = offset / max(float(np.linalg.norm(offset)), 1e-9)
     change = [(np.polyfit(after, positions[k][after], 1)[0] - np.polyfit(before, positions[k][before], 1)[0]) * FPS
@@ -111,8 +111,9 @@ def collision_candidates(positions: Sequence[np.ndarray], velocities: Sequence[n
                 if last >= 0 and (f - last < rejoin or dist[last:f].max() < separation):
                     continue
                 close = dist[f] < contact_distance + grow
-                if fit_frames + 1 <= f < len(dist) - fit_frames - 1 and dist[f] >= min_separation:
-                    pushed = _push(positions, (i, j), f, fit_frames) > (min_velocity_change if close else far_push)
+                push = _push(positions, (i, j), f, fit_frames) if dist[f] >= min_separation else None
+                if push is not None:
+                    pushed = push > (min_velocity_change if close else far_push)
                 else:
                     t0, t1 = max(f - window, 0), min(f + window, len(dist) - 1)
                     pushed = close and max(float(np.linalg.norm(v[t1] - v[t0]))
