@@ -38,6 +38,45 @@ def _cmd_fit_dir(args: argparse.Namespace) -> int:
     return report_failures(results, "video")
 
 
+def _cmd_train_priors(args: argparse.Namespace) -> int:
+    """``physreason train priors --data DIR --out PRIORS.json``: fit every annotation of DIR with
+    flat priors (into --work, resumable), then learn the per-material priors from the fits."""
+    from functools import partial
+    from pathlib import Path
+
+    from physreason.datasets import files
+    from physreason.datasets.layout import DatasetLayout
+    from physreason.execution import backend_from_args, report_failures, run_videos
+    from physreason.execution.tasks import annotation_index, fit_video
+    from physreason.physics.priors import estimate_priors
+
+    if args.videos is not None and args.videos < 1:
+        raise ConfigError(f"--videos must be >= 1, got {args.videos}")
+    root = Path(args.data).resolve()
+    work = Path(args.work or f"{args.out}.fits").resolve()
+    if work == root:
+        raise ConfigError(f"--work {args.work}: give another directory (the fits would replace {root}'s physics files)")
+    paths = annotation_index(str(root))
+    indices = sorted(paths)[:args.videos]
+    if not indices:
+        raise ConfigError(f"--data {args.data}: no annotation_NNNNN.json files found")
+    with backend_from_args(args) as backend:
+        results = run_videos(partial(fit_video, root=str(root), out=str(work), flat_priors=True), indices, backend,
+                             desc="fit", quiet=args.quiet)
+    failed = report_failures(results, "video")
+    if failed:
+        return failed
+    layout = DatasetLayout(work)
+    fits = [(files.read_annotation(paths[i]), files.read_physics(layout.path("physics", i))) for i in indices]
+    priors = estimate_priors(fits)
+    priors.write(args.out)
+    for name, table in priors.to_json().items():
+        if isinstance(table, dict):
+            print(f"{name:17s} " + "  ".join(f"{m} {v:.4f}" for m, v in table.items()))
+    print(f"priors from {len(fits)} fitted videos written to {args.out} (fits kept in {work})")
+    return 0
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -146,3 +185,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     sim.add_argument("--predictions", help="also write the factual prediction and every object-removed world "
                                            "in VRDP / NS-DR's predictions layout (sim_XXXXX.json)")
     sim.set_defaults(func=_cmd_simulate)
+
+
+def register_train(train_sub: argparse._SubParsersAction) -> None:
+    """Add ``physreason train priors``."""
+    p = train_sub.add_parser("priors", help="learn per-material priors of mass, restitution and friction from "
+                                            "fits of a dataset's annotated tracks")
+    p.add_argument("--data", required=True, help="dataset folder with annotations (e.g. data/train)")
+    p.add_argument("--out", required=True, help="priors file to write (JSON)")
+    p.add_argument("--videos", type=int, default=None, help="use the first N videos (default all)")
+    p.add_argument("--work", default=None, help="where the fits go (default OUT.fits; videos fitted there are reused)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_backend_arguments(p)
+    p.set_defaults(func=_cmd_train_priors)

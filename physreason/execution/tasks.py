@@ -33,13 +33,16 @@ class FitSummary:
     skipped: bool = False
 
 
-def fit_video(index: int, root: str, out: str) -> FitSummary:
+def fit_video(index: int, root: str, out: str, flat_priors: bool = False) -> FitSummary:
     """Fit physics to video ``index``'s annotation under ``root``; write ``out``'s physics file.
 
     Skips a video whose output exists (written atomically, so existing means complete).
+    ``flat_priors``: fit with the same nominal priors for every material instead of the shipped
+    ones (how the data to learn priors from is fitted).
     """
     from physreason.datasets import files
-    from physreason.physics.fit import fit_observation
+    from physreason.physics.fit import FitConfig, fit_observation
+    from physreason.physics.priors import MaterialPriors
 
     target = DatasetLayout(Path(out)).path("physics", index)
     if target.is_file():
@@ -48,7 +51,7 @@ def fit_video(index: int, root: str, out: str) -> FitSummary:
     if path is None:
         raise FormatError(root, "", f"no annotation file for video {index}")
     obs = files.read_annotation(path)
-    result = fit_observation(obs)
+    result = fit_observation(obs, FitConfig(priors=MaterialPriors.flat() if flat_priors else None))
     files.write_physics(target, result.params)
     finite = [float(r) for r in result.residuals if math.isfinite(r)]
     return FitSummary(index, len(obs.objects), result.quality, sum(finite) / len(finite) if finite else math.nan)

@@ -4,7 +4,11 @@ From an :class:`Observation` (tracks with gaps: objects entering late, leaving, 
 fit runs a curriculum, as VRDP does, but on the Taichi engine:
 
 1. First guess per object from its first observed frames (velocity by a line fit, carried
-   back to frame 0 under a nominal deceleration for objects that enter late).
+   back to frame 0 under a nominal deceleration for objects that enter late); mass ratios,
+   restitution and friction start at the priors of its material (:mod:`.priors`, learned from
+   fits of training videos), which is where they stay when the tracks say nothing about them
+   (an object that never moves keeps its material's friction, one that never collides its
+   material's mass ratio to the others).
 2. Collision-free stage: initial position, velocity and friction with collisions switched off,
    each object fitted on its observed frames before its first listed collision (at most
    ``free_frames`` frames past its first sighting).
@@ -20,8 +24,8 @@ fit runs a curriculum, as VRDP does, but on the Taichi engine:
 
 Each stage is L-BFGS-B (scipy) on the masked mean squared position error (units²), with bounds
 (log masses and restitutions scaled by :data:`PHYSICAL_SCALE` so that they move at all);
-the window stage adds weak priors (log mass towards 0, restitution towards 0.8) that only matter
-where the data say nothing, e.g. an object that never collides. Masses are only known up to one common factor:
+the window stage adds weak priors (log mass and restitution towards their material's) that
+only matter where the data say little. Masses are only known up to one common factor:
 the fit works on log masses whose mean is held at 0 by a penalty, and the result is scaled so
 that the geometric mean of the fitted masses is 1 (only mass ratios mean anything).
 
@@ -48,12 +52,11 @@ from physreason.datasets.records import ObjectParams, Observation, PhysicsParams
 from physreason.datasets.vocab import FPS, SHAPES
 from physreason.errors import ConfigError
 from physreason.physics.engine import loss_and_grad, rollout
-from physreason.physics.model import GRAVITY, HALF_SIZE, Model
+from physreason.physics.model import GRAVITY, Model
+from physreason.physics.priors import FIELDS, NOMINAL_DECELERATION, ROLL_FACTOR, MaterialPriors, shipped_priors
 
 ENGINE_NAME = "physreason.physics (taichi)"
 """Value of ``PhysicsParams.engine`` for fitted parameters."""
-NOMINAL_DECELERATION = 0.3
-"""Units/s²: first-guess deceleration of every object (friction = this / g)."""
 RESTITUTION_STARTS = (0.6, 0.9)
 """Per-object restitution guesses, one start each, fitted side by side in one batch."""
 GOOD_RESIDUAL = 0.1
@@ -80,7 +83,9 @@ class FitConfig:
     ``fixed_friction``: when set, friction is not fitted but this sliding coefficient for every
     object, with the rolling friction giving spheres the same deceleration (VRDP's model);
     ``share``: objects sharing mass, restitution and friction (:class:`Sharing`): None (each its
-    own), 'material', 'material_shape', or a tuple with a slot number per object."""
+    own), 'material', 'material_shape', or a tuple with a slot number per object;
+    ``priors``: per-material prior means (:class:`~.priors.MaterialPriors`; None: the shipped ones,
+    :meth:`~.priors.MaterialPriors.flat` for none)."""
 
     free_frames: int = 40
     iterations: int = 25
@@ -90,6 +95,7 @@ class FitConfig:
     precision: str = "float32"
     fixed_friction: float | None = None
     share: str | tuple[int, ...] | None = None
+    priors: MaterialPriors | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,14 +266,27 @@ class WindowProblem:
     windows); each scene its own initial positions and velocities. Friction and yaw stay fixed."""
 
     def __init__(self, windows: Model, n_starts: int, target: np.ndarray, weight: np.ndarray,
-                 precision: str, sharing: Sharing | None = None) -> None:
+                 precision: str, sharing: Sharing | None = None, prior_log_mass: np.ndarray | None = None,
+                 prior_restitution: np.ndarray | None = None) -> None:
         self.base, self.n_starts = windows, n_starts
         self.n_windows = windows.n_scenes // n_starts
         self.target, self.weight, self.precision = target, weight, precision
         self.sharing = Sharing.identity(windows.n_objects) if sharing is None else sharing
         self.n = self.sharing.n_slots
         self.live = self.sharing.live(windows.active.any(axis=0))
+        self.prior_log_mass = self.slot_means(np.zeros(windows.n_objects) if prior_log_mass is None else prior_log_mass)
+        self.prior_restitution = self.slot_means(np.full(windows.n_objects, 0.8) if prior_restitution is None
+                                                 else prior_restitution)
         self.split = np.cumsum([n_starts * self.n, n_starts * self.n, windows.position.size])
+
+    def slot_means(self, values: np.ndarray) -> np.ndarray:
+        """Per-object values (N,) averaged over each slot's objects (slots,)."""
+        return self.sharing.reduce(np.asarray(values, float)) / np.maximum(self.sharing.reduce(np.ones(len(values))), 1)
+
+    def centred_log_mass(self) -> np.ndarray:
+        """The prior log masses (slots,) less their mean over live slots (the fit holds that mean at 0)."""
+        live = self.prior_log_mass[self.live]
+        return self.prior_log_mass - (live.mean() if live.size else 0.0)
 
     def pack(self, log_mass: np.ndarray, restitution: np.ndarray, model: Model) -> np.ndarray:
         """``log_mass`` and ``restitution`` (S, slots), the windows' initial states from ``model``;
@@ -297,9 +316,10 @@ class WindowProblem:
         count = max(int(self.live.sum()), 1)
         lm0 = np.where(live, lm, 0.0)
         mean = lm0.sum(axis=1, keepdims=True) / count
-        dev = np.where(live, e - 0.8, 0.0)
-        loss = PRIOR_WEIGHT * ((lm0 ** 2).sum(axis=1) + (dev ** 2).sum(axis=1)) + mean[:, 0] ** 2
-        g_lm = np.where(live, 2 * PRIOR_WEIGHT * lm0 + 2 * mean / count, 0.0)
+        dev_lm = np.where(live, lm - self.centred_log_mass(), 0.0)
+        dev = np.where(live, e - self.prior_restitution, 0.0)
+        loss = PRIOR_WEIGHT * ((dev_lm ** 2).sum(axis=1) + (dev ** 2).sum(axis=1)) + mean[:, 0] ** 2
+        g_lm = np.where(live, 2 * PRIOR_WEIGHT * dev_lm + 2 * mean / count, 0.0)
         return loss, g_lm, 2 * PRIOR_WEIGHT * dev
 
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -376,9 +396,14 @@ def fit_observation(observation: Observation, config: FitConfig = FitConfig()) -
     x0, v0, yaw = first_guess(pos, mask, yaws)
     active = counts >= 2
     kinds = np.array([[SHAPES.index(o.shape) for o in observation.objects]], np.int32)
-    mu = NOMINAL_DECELERATION / GRAVITY if config.fixed_friction is None else config.fixed_friction
-    base = Model(kind=kinds, active=active[None], mass=np.ones((1, n)), restitution=np.full((1, n), 0.8),
-                 friction=np.full((1, n), mu), rolling_friction=np.full((1, n), mu * 1.4 * HALF_SIZE),
+    priors = shipped_priors() if config.priors is None else config.priors
+    prior = {name: priors.per_object(name, observation.objects) for name in FIELDS}
+    if config.fixed_friction is not None:
+        prior["friction"] = np.full(n, config.fixed_friction)
+        prior["rolling_friction"] = prior["friction"] * ROLL_FACTOR
+    log_mass = prior["log_mass"] - prior["log_mass"][active].mean()
+    base = Model(kind=kinds, active=active[None], mass=np.exp(log_mass)[None], restitution=prior["restitution"][None],
+                 friction=prior["friction"][None], rolling_friction=prior["rolling_friction"][None],
                  position=x0[None], velocity=v0[None], yaw=yaw[None])
     first_hit = np.full(n, n_frames)
     for e in observation.collisions:
@@ -399,8 +424,9 @@ def fit_observation(observation: Observation, config: FitConfig = FitConfig()) -
         k = len(RESTITUTION_STARTS)
         scenes, w_target, w_weight = windows
         problem = WindowProblem(Model.stack([scenes] * k), k, np.concatenate([w_target] * k),
-                                np.concatenate([w_weight] * k), config.precision, sharing)
-        lm0 = np.zeros((k, problem.n))
+                                np.concatenate([w_weight] * k), config.precision, sharing,
+                                prior["log_mass"], prior["restitution"])
+        lm0 = np.repeat(problem.centred_log_mass()[None], k, axis=0)
         e0 = np.repeat(np.array(RESTITUTION_STARTS)[:, None], problem.n, axis=1)
         theta = problem.solve(problem.pack(lm0, e0, problem.base), config.iterations)
         best = int(np.argmin(problem.losses(theta)))
