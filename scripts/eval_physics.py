@@ -30,7 +30,8 @@ removed), and compare with pybullet:
 ``--model`` picks what is evaluated: ``fit`` (the engine fitted by ``fit_observation``),
 ``vrdp`` (the ablation with VRDP's model: every cube a disc, friction not fitted but fixed at
 VRDP's 0.03 for every object, same deceleration for every shape) or ``oracle`` (the generator's
-true parameters, no fit: the ceiling set by the engine's own drift from pybullet).
+true parameters, no fit: the ceiling set by the engine's own drift from pybullet). ``--priors``
+picks the fit's per-material priors (``physics.priors``): the shipped ones, ``flat`` (none) or a file.
 
 Scenes are sampled (and their counterfactuals simulated) in ``--workers`` processes first
 (``--cache FILE`` keeps them in a pickle between runs); the fits then run alone, after one
@@ -55,6 +56,7 @@ from physreason.datasets.records import ObjectInfo, Observation, Track
 from physreason.datasets.vocab import N_FUTURE_FRAMES, N_OBSERVED_FRAMES, OBJECT_RADIUS
 from physreason.errors import PhysreasonError
 from physreason.physics.fit import FitConfig, FitResult, fit_observation
+from physreason.physics.priors import MaterialPriors, read_priors
 from physreason.physics.rollout import counterfactual_worlds, predict, simulate_world
 
 MARGIN = 2
@@ -164,6 +166,9 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.0, help="track noise sigma, units")
     parser.add_argument("--drop", type=float, default=None, help="share of dropped frames (default 0.05 with noise)")
     parser.add_argument("--model", choices=("fit", "vrdp", "oracle"), default="fit")
+    parser.add_argument("--priors", default=None,
+                        help="per-material priors of the fit: 'shipped' (default for --model fit), 'flat' (none; "
+                             "default for --model vrdp, whose model has none) or a priors JSON file")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", help="pickle of the sampled scenes and counterfactuals (written if absent)")
     args = parser.parse_args()
@@ -183,7 +188,11 @@ def main() -> None:
             with open(args.cache + ".tmp", "wb") as fh:
                 pickle.dump({"jobs": jobs, "truths": truths}, fh)
             os.replace(args.cache + ".tmp", args.cache)
-    config = FitConfig(fixed_friction=VRDP_FRICTION) if args.model == "vrdp" else FitConfig()
+    if args.priors is None:
+        args.priors = "flat" if args.model == "vrdp" else "shipped"
+    priors = (None if args.priors == "shipped" else MaterialPriors.flat() if args.priors == "flat"
+              else read_priors(args.priors))
+    config = FitConfig(fixed_friction=VRDP_FRICTION if args.model == "vrdp" else None, priors=priors)
     if args.model != "oracle":
         warm = observation_from_rollout(0, truths[0][0], truths[0][0].rollout, CLEVRER_CAMERA, N_OBSERVED_FRAMES)
         fit_observation(warm, config)  # compiles the kernels: not part of the timed fits
@@ -263,12 +272,13 @@ def main() -> None:
             ("fit time per video (s), CPU", f"mean {np.mean(cpu_times):.2f}  median {np.median(cpu_times):.2f}  "
                                             f"max {np.max(cpu_times):.2f}"),
             ("fits flagged poor", f"{poor}/{args.scenes}")]
-    print(f"\n{args.scenes} scenes, seed {args.seed}, model {args.model}, noise {args.noise}, drop {drop}")
+    print(f"\n{args.scenes} scenes, seed {args.seed}, model {args.model}, priors {args.priors}, noise {args.noise}, "
+          f"drop {drop}")
     for name, value in rows:
         print(f"{name:40s} {value}")
     fp, fr = future_q.pr()
     cp, cr = counter_q.pr()
-    print(f"SUMMARY scenes={args.scenes} model={args.model} noise={args.noise} future_err_radii mean={fe.mean():.3f} "
+    print(f"SUMMARY scenes={args.scenes} model={args.model} priors={args.priors} noise={args.noise} future_err_radii mean={fe.mean():.3f} "
           f"p90={np.percentile(fe, 90):.3f} (const-vel {ce.mean():.3f}/{np.percentile(ce, 90):.3f}) "
           f"future P/R={fp:.2f}/{fr:.2f} counterfactual P/R={cp:.2f}/{cr:.2f} (as asked) "
           f"fit {ft.mean():.2f} s/video wall, {np.mean(cpu_times):.2f} s CPU")
