@@ -333,6 +333,23 @@ def test_trace(world: ReasoningWorld) -> None:
     assert frames[3].inputs[1] == "frame 125"
 
 
+def test_an_object_never_seen_can_be_named_by_an_event_but_not_found() -> None:
+    """An object hidden throughout (or entering only in the future) is no answer to a filter, yet
+    its collisions are events: the trace names it, and it is a collision partner."""
+    obs = _observation(N_OBSERVED)
+    hidden = Track(3, obs.tracks[3].position, obs.tracks[3].velocity, obs.tracks[3].orientation,
+                   obs.tracks[3].angular_velocity, np.zeros(N_OBSERVED, bool))
+    collisions = obs.collisions + (Event("collision", 110, (1, 3)),)
+    obs = Observation(obs.scene_index, obs.objects, obs.tracks[:3] + (hidden,), collisions, N_OBSERVED)
+    world = ReasoningWorld.from_records(obs)
+    assert [o.id for o in world.objects] == [0, 1, 2] and world.object(3).color == "yellow"
+    assert ask("How many spheres are there?", world) == "1"
+    result = execute(parse_question("What shape is the second object to collide with the blue object?"), world)
+    assert result.answer == "sphere"
+    assert "collision(blue rubber sphere #1, yellow metal sphere #3) @ frame 110" in result.trace[5].output
+    assert ask("How many collisions happen?", world) == "3"
+
+
 def test_choice_trace_runs_choice_first(world: ReasoningWorld) -> None:
     result = execute_choice(parse_question(EXPLAIN), parse_choice("the presence of the blue sphere"), world)
     assert [s.operator for s in result.trace[:3]] == ["objects", "filter_color", "filter_shape"]

@@ -3,6 +3,9 @@
 A :class:`ReasoningWorld` holds what the operators need and nothing else:
 
 - the objects seen in the video (visible in at least one observed frame) and their attributes;
+  objects never seen are kept apart (``never_seen``): no filter finds them, but an event may name
+  one (a collision with an object hidden throughout, a future one with an object yet to enter)
+  and :meth:`ReasoningWorld.object` knows them;
 - per observed frame, each object's visibility and planar speed;
 - the observed events: in/out/collision events of frames ``< n_observed``, plus the ``start``
   pseudo-event at frame 0 and ``end`` at frame :data:`END_FRAME` (125) clipped to the video's
@@ -84,12 +87,13 @@ class ReasoningWorld:
     unseen: tuple[WorldEvent, ...] | None
     counterfactual: Mapping[int, frozenset[frozenset[int]]] | None
     moving_speed: float = MOVING_SPEED
+    never_seen: tuple[ObjectInfo, ...] = ()
     _by_id: dict[int, ObjectInfo] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.visible.flags.writeable = False
         self.speed.flags.writeable = False
-        object.__setattr__(self, "_by_id", {o.id: o for o in self.objects})
+        object.__setattr__(self, "_by_id", {o.id: o for o in (*self.objects, *self.never_seen)})
 
     @classmethod
     def from_records(cls, observation: Observation, future: World | None = None,
@@ -106,6 +110,7 @@ class ReasoningWorld:
             visible[k, track.first_frame:] = track.visible
             speed[k, track.first_frame:] = track.speed
         seen = tuple(o for o, vis in zip(observation.objects, visible) if vis.any())
+        never_seen = tuple(o for o, vis in zip(observation.objects, visible) if not vis.any())
         last = n_observed - 1
         events = _world_events(observation.events, stop=n_observed)
         events += [WorldEvent("start", 0), WorldEvent("end", min(END_FRAME, last))]
@@ -120,7 +125,8 @@ class ReasoningWorld:
                                   f"the observation of scene {observation.scene_index}")
             outcomes = _collision_pairs(counterfactuals, n_observed if counterfactual_window is None
                                         else counterfactual_window)
-        return cls(observation.scene_index, seen, visible, speed, _sorted(events), unseen, outcomes, moving_speed)
+        return cls(observation.scene_index, seen, visible, speed, _sorted(events), unseen, outcomes, moving_speed,
+                   never_seen)
 
     @property
     def n_observed(self) -> int:
