@@ -9,6 +9,8 @@
 - :mod:`~physreason.physics.runtime`: Taichi start-up (CPU by default);
 - :mod:`~physreason.physics.fit`: fitting initial states, mass ratios, restitution and friction
   to observed tracks (curriculum, batched starts, residuals and a quality flag);
+- :mod:`~physreason.physics.priors`: per-material prior means of those parameters, learned from
+  fits of training videos, where the fit falls back when the tracks say nothing;
 - :mod:`~physreason.physics.rollout`: predictive and counterfactual worlds from fitted parameters
   (counterfactuals anchored on the observation where they diverge from it);
 - :mod:`~physreason.physics.predictions`: worlds in VRDP / NS-DR's ``predictions`` JSON layout.
