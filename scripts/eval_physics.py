@@ -278,7 +278,8 @@ def main() -> None:
         print(f"{name:40s} {value}")
     fp, fr = future_q.pr()
     cp, cr = counter_q.pr()
-    print(f"SUMMARY scenes={args.scenes} model={args.model} priors={args.priors} noise={args.noise} future_err_radii mean={fe.mean():.3f} "
+    print(f"SUMMARY scenes={args.scenes} model={args.model} priors={args.priors} noise={args.noise} "
+          f"future_err_radii mean={fe.mean():.3f} "
           f"p90={np.percentile(fe, 90):.3f} (const-vel {ce.mean():.3f}/{np.percentile(ce, 90):.3f}) "
           f"future P/R={fp:.2f}/{fr:.2f} counterfactual P/R={cp:.2f}/{cr:.2f} (as asked) "
           f"fit {ft.mean():.2f} s/video wall, {np.mean(cpu_times):.2f} s CPU")

@@ -53,7 +53,8 @@ from physreason.datasets.vocab import FPS, SHAPES
 from physreason.errors import ConfigError
 from physreason.physics.engine import loss_and_grad, rollout
 from physreason.physics.model import GRAVITY, Model
-from physreason.physics.priors import FIELDS, NOMINAL_DECELERATION, ROLL_FACTOR, MaterialPriors, shipped_priors
+from physreason.physics.priors import (FIELDS, NOMINAL_DECELERATION, NOMINAL_RESTITUTION, ROLL_FACTOR, MaterialPriors,
+                                      shipped_priors)
 
 ENGINE_NAME = "physreason.physics (taichi)"
 """Value of ``PhysicsParams.engine`` for fitted parameters."""
@@ -274,8 +275,9 @@ class WindowProblem:
         self.sharing = Sharing.identity(windows.n_objects) if sharing is None else sharing
         self.n = self.sharing.n_slots
         self.live = self.sharing.live(windows.active.any(axis=0))
-        self.prior_log_mass = self.slot_means(np.zeros(windows.n_objects) if prior_log_mass is None else prior_log_mass)
-        self.prior_restitution = self.slot_means(np.full(windows.n_objects, 0.8) if prior_restitution is None
+        n = windows.n_objects
+        self.prior_log_mass = self.slot_means(np.zeros(n) if prior_log_mass is None else prior_log_mass)
+        self.prior_restitution = self.slot_means(np.full(n, NOMINAL_RESTITUTION) if prior_restitution is None
                                                  else prior_restitution)
         self.split = np.cumsum([n_starts * self.n, n_starts * self.n, windows.position.size])
 
@@ -345,8 +347,9 @@ class WindowProblem:
 def _collision_windows(model: Model, collisions: tuple, pos: np.ndarray, mask: np.ndarray, yaw: np.ndarray,
                        config: FitConfig) -> tuple[Model, np.ndarray, np.ndarray] | None:
     """One scene per observed collision: the window from ``config.window_before`` frames ahead of
-    it to ``config.window_after`` frames past it (shifted to fit the video), starting from states fitted by line to the window's first frames
-    (objects seen in fewer than 3 of its first 6 frames are left out). Returns the windows
+    it to ``config.window_after`` frames past it (shifted to fit the video), starting from states
+    fitted by line to the window's first frames (objects seen in fewer than 3 of its first 6
+    frames are left out). Returns the windows
     (W scenes), their targets (W, T, N, 2) and weights (W, T, N), or None without usable ones."""
     n_frames, n = mask.shape
     length = config.window_before + config.window_after
