@@ -56,7 +56,7 @@ from physreason.datasets.records import ObjectInfo, Observation, Track
 from physreason.datasets.vocab import N_FUTURE_FRAMES, N_OBSERVED_FRAMES, OBJECT_RADIUS
 from physreason.errors import PhysreasonError
 from physreason.physics.fit import FitConfig, FitResult, fit_observation
-from physreason.physics.priors import MaterialPriors, read_priors
+from physreason.physics.priors import priors_from_option
 from physreason.physics.rollout import counterfactual_worlds, predict, simulate_world
 
 MARGIN = 2
@@ -190,9 +190,8 @@ def main() -> None:
             os.replace(args.cache + ".tmp", args.cache)
     if args.priors is None:
         args.priors = "flat" if args.model == "vrdp" else "shipped"
-    priors = (None if args.priors == "shipped" else MaterialPriors.flat() if args.priors == "flat"
-              else read_priors(args.priors))
-    config = FitConfig(fixed_friction=VRDP_FRICTION if args.model == "vrdp" else None, priors=priors)
+    config = FitConfig(fixed_friction=VRDP_FRICTION if args.model == "vrdp" else None,
+                       priors=priors_from_option(args.priors))
     if args.model != "oracle":
         warm = observation_from_rollout(0, truths[0][0], truths[0][0].rollout, CLEVRER_CAMERA, N_OBSERVED_FRAMES)
         fit_observation(warm, config)  # compiles the kernels: not part of the timed fits

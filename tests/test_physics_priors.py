@@ -127,3 +127,26 @@ def test_cli_train_priors(tmp_path) -> None:
     bad = run("train", "priors", "--data", str(empty), "--out", str(tmp_path / "none.json"))
     assert_clean_error(bad, "no annotation")
     assert not (tmp_path / "none.json").exists()
+
+
+def test_cli_fit_and_simulate_take_a_priors_file(tmp_path, capsys) -> None:
+    from physreason.cli import main
+    from physreason.datasets import files
+
+    annotation, params, priors_file = tmp_path / "annotation.json", tmp_path / "params.json", tmp_path / "p.json"
+    files.write_annotation(annotation, _video(0, {1: (0.5, 0.0)}))
+    MaterialPriors(log_mass={"metal": 0.5, "rubber": -0.5}, restitution={"metal": 0.6, "rubber": 0.9},
+                   friction={"metal": 0.012, "rubber": 0.035},
+                   rolling_friction={"metal": 0.004, "rubber": 0.01}).write(priors_file)
+    assert main(["fit", str(annotation), "--out", str(params), "--priors", str(priors_file)]) == 0
+    assert files.read_physics(params).objects[0].friction == pytest.approx(0.012, abs=1e-6)  # the still metal cube
+    assert main(["fit", str(annotation), "--out", str(params), "--priors", "flat"]) == 0
+    assert files.read_physics(params).objects[0].friction == pytest.approx(MaterialPriors.flat().friction["metal"])
+    world = tmp_path / "world.json"
+    assert main(["simulate", str(annotation), "--priors", str(priors_file), "--remove", "blue cylinder",
+                 "--out", str(world)]) == 0
+    capsys.readouterr()
+    missing = tmp_path / "nowhere.json"
+    assert main(["fit", str(annotation), "--out", str(tmp_path / "other.json"), "--priors", str(missing)]) == 2
+    assert "nowhere.json" in capsys.readouterr().err
+    assert not (tmp_path / "other.json").exists()

@@ -8,6 +8,9 @@ from physreason.cli.objects import find_object
 from physreason.errors import ConfigError
 from physreason.execution import add_backend_arguments
 
+PRIORS_HELP = ("per-material priors of the fit: a file from 'physreason train priors', 'flat' for none "
+               "(default: the shipped ones)")
+
 
 def _cmd_fit_dir(args: argparse.Namespace) -> int:
     """``physreason fit DIR --out OUTDIR``: every annotation of DIR, one task per video."""
@@ -27,8 +30,8 @@ def _cmd_fit_dir(args: argparse.Namespace) -> int:
     if not indices:
         raise ConfigError(f"{args.annotation}: no annotation_NNNNN.json files found")
     with backend_from_args(args) as backend:
-        results = run_videos(partial(fit_video, root=str(root), out=str(out)), indices, backend, desc="fit",
-                             quiet=args.quiet)
+        results = run_videos(partial(fit_video, root=str(root), out=str(out), priors=args.priors), indices, backend,
+                             desc="fit", quiet=args.quiet)
     done = [r.value for r in results if r.ok and not r.value.skipped]
     skipped = sum(1 for r in results if r.ok and r.value.skipped)
     poor = sum(1 for s in done if s.quality != "good")
@@ -61,7 +64,7 @@ def _cmd_train_priors(args: argparse.Namespace) -> int:
     if not indices:
         raise ConfigError(f"--data {args.data}: no annotation_NNNNN.json files found")
     with backend_from_args(args) as backend:
-        results = run_videos(partial(fit_video, root=str(root), out=str(work), flat_priors=True), indices, backend,
+        results = run_videos(partial(fit_video, root=str(root), out=str(work), priors="flat"), indices, backend,
                              desc="fit", quiet=args.quiet)
     failed = report_failures(results, "video")
     if failed:
@@ -81,14 +84,16 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from physreason.datasets import files
-    from physreason.physics.fit import fit_observation
+    from physreason.physics.fit import FitConfig, fit_observation
+    from physreason.physics.priors import priors_from_option
 
+    priors = priors_from_option(args.priors)  # a bad file fails here, before any fitting
     if Path(args.annotation).is_dir():
         return _cmd_fit_dir(args)
     if getattr(args, "backend", "local") != "local" or getattr(args, "address", None):
         raise ConfigError("--backend and --address apply to a directory of annotations (physreason fit DIR)")
     obs = files.read_annotation(args.annotation)
-    result = fit_observation(obs)
+    result = fit_observation(obs, FitConfig(priors=priors))
     files.write_physics(args.out, result.params)
     for o, p, r in zip(obs.objects, result.params.objects, result.residuals):
         print(f"{o.describe():28s} mass {p.mass:6.3f}  restitution {p.restitution:5.3f}  "
@@ -104,7 +109,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from physreason.datasets import files
     from physreason.datasets.records import Change
     from physreason.datasets.vocab import N_FUTURE_FRAMES
-    from physreason.physics.fit import FitResult, fit_observation, observed_targets
+    from physreason.physics.fit import FitConfig, FitResult, fit_observation, observed_targets
+    from physreason.physics.priors import priors_from_option
     from physreason.physics.predictions import write_predictions
     from physreason.physics.rollout import counterfactual_worlds, predict
 
@@ -118,7 +124,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         observed = observed_targets(obs)[1].sum(axis=0) >= 2
         fit = FitResult(params, np.full(len(obs.objects), np.nan), observed, "good", ())
     else:
-        fit = fit_observation(obs)
+        fit = fit_observation(obs, FitConfig(priors=priors_from_option(args.priors)))
         params = fit.params
     by_id = {p.object_id: p for p in params.objects}
     removed = find_object(obs.objects, args.remove) if args.remove else None
@@ -168,12 +174,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                   "for a directory, an output directory (physics/ in CLEVRER layout; "
                                                   "videos already fitted there are skipped)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar (directory mode)")
+    fit.add_argument("--priors", default=None, help=PRIORS_HELP)
     add_backend_arguments(fit)
     fit.set_defaults(func=_cmd_fit)
 
     sim = sub.add_parser("simulate", help="simulate a counterfactual world of an annotated video")
     sim.add_argument("annotation", help="annotation_XXXXX.json of the video")
     sim.add_argument("--params", help="fitted or ground-truth physics (default: fit the annotation first)")
+    sim.add_argument("--priors", default=None, help=PRIORS_HELP + " (when fitting)")
     sim.add_argument("--remove", help="object to remove (an id or words, e.g. 'red cube')")
     sim.add_argument("--heavier", action="append", default=[], help="object made --factor times heavier")
     sim.add_argument("--lighter", action="append", default=[], help="object made --factor times lighter")

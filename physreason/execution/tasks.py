@@ -33,16 +33,16 @@ class FitSummary:
     skipped: bool = False
 
 
-def fit_video(index: int, root: str, out: str, flat_priors: bool = False) -> FitSummary:
+def fit_video(index: int, root: str, out: str, priors: str | None = None) -> FitSummary:
     """Fit physics to video ``index``'s annotation under ``root``; write ``out``'s physics file.
 
     Skips a video whose output exists (written atomically, so existing means complete).
-    ``flat_priors``: fit with the same nominal priors for every material instead of the shipped
-    ones (how the data to learn priors from is fitted).
+    ``priors``: the fit's per-material priors as ``--priors`` names them (None: the shipped ones;
+    'flat' for none, how the data to learn priors from is fitted; or a priors file).
     """
     from physreason.datasets import files
     from physreason.physics.fit import FitConfig, fit_observation
-    from physreason.physics.priors import MaterialPriors
+    from physreason.physics.priors import priors_from_option
 
     target = DatasetLayout(Path(out)).path("physics", index)
     if target.is_file():
@@ -51,7 +51,7 @@ def fit_video(index: int, root: str, out: str, flat_priors: bool = False) -> Fit
     if path is None:
         raise FormatError(root, "", f"no annotation file for video {index}")
     obs = files.read_annotation(path)
-    result = fit_observation(obs, FitConfig(priors=MaterialPriors.flat() if flat_priors else None))
+    result = fit_observation(obs, FitConfig(priors=priors_from_option(priors)))
     files.write_physics(target, result.params)
     finite = [float(r) for r in result.residuals if math.isfinite(r)]
     return FitSummary(index, len(obs.objects), result.quality, sum(finite) / len(finite) if finite else math.nan)

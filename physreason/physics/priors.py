@@ -116,6 +116,16 @@ def read_priors(path: str | Path) -> MaterialPriors:
         raise FormatError(path, "", str(exc)) from None
 
 
+def priors_from_option(spec: str | None) -> MaterialPriors | None:
+    """The priors a command-line ``--priors`` names: None or 'shipped' for the shipped ones (None,
+    what :class:`~.fit.FitConfig` takes for them), 'flat' for none, else a priors file."""
+    if spec is None or spec == "shipped":
+        return None
+    if spec == "flat":
+        return MaterialPriors.flat()
+    return read_priors(spec)
+
+
 @lru_cache(maxsize=1)
 def shipped_priors() -> MaterialPriors:
     """The priors shipped with the package (:data:`PRIORS_FILE`)."""
