@@ -104,6 +104,11 @@ def test_priors_files_round_trip_and_bad_ones_are_named(tmp_path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(FormatError, match="rubber"):
         read_priors(path)
+    data["friction"] = {"metal": 0.02, "rubber": 0.03}
+    data["videos"] = "many"
+    path.write_text(json.dumps(data))
+    with pytest.raises(FormatError, match="videos"):
+        read_priors(path)
     with pytest.raises(ConfigError, match="glass"):
         shipped_priors().per_object("friction", [ObjectInfo(0, "red", "glass", "cube")])
 

@@ -110,8 +110,11 @@ def read_priors(path: str | Path) -> MaterialPriors:
         if not isinstance(table, dict) or not all(isinstance(v, (int, float)) for v in table.values()):
             raise FormatError(path, name, "needs an object from material to number")
         tables.append({str(k): float(v) for k, v in table.items()})
+    videos = data.get("videos", 0)
+    if not isinstance(videos, int) or videos < 0:
+        raise FormatError(path, "videos", f"needs a count of videos, got {videos!r}")
     try:
-        return MaterialPriors(*tables, videos=int(data.get("videos", 0)))
+        return MaterialPriors(*tables, videos=videos)
     except ConfigError as exc:
         raise FormatError(path, "", str(exc)) from None
 
