@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from physreason.cli.objects import find_object
 from physreason.errors import ConfigError
@@ -12,26 +13,36 @@ PRIORS_HELP = ("per-material priors of the fit: a file from 'physreason train pr
                "(default: the shipped ones)")
 
 
-def _cmd_fit_dir(args: argparse.Namespace) -> int:
-    """``physreason fit DIR --out OUTDIR``: every annotation of DIR, one task per video."""
+def _fit_directory(args: argparse.Namespace, root: str, out: str, out_option: str, priors: str | None,
+                   limit: int | None = None) -> tuple[list[int], list]:
+    """Fit the annotations under ``root`` (the first ``limit``, default all), one task per video
+    on the backend the arguments name, into ``out``'s physics files (videos fitted there are
+    skipped); ``out_option`` names ``out`` in errors. Returns the video indices and the results."""
     from functools import partial
-    from pathlib import Path
 
-    from physreason.execution import backend_from_args, report_failures, run_videos
+    from physreason.execution import backend_from_args, run_videos
     from physreason.execution.tasks import annotation_index, fit_video
 
-    root, out = Path(args.annotation).resolve(), Path(args.out).resolve()
-    if out == root:
-        raise ConfigError(f"--out {args.out}: give another directory (the fitted physics would replace "
-                          f"{root}'s ground-truth physics files)")
-    if out.is_file():
-        raise ConfigError(f"--out {args.out}: a directory is needed to fit a directory")
-    indices = sorted(annotation_index(str(root)))
+    root_path, out_path = Path(root).resolve(), Path(out).resolve()
+    if out_path == root_path:
+        raise ConfigError(f"{out_option} {out}: give another directory (the fitted physics would replace "
+                          f"{root_path}'s ground-truth physics files)")
+    if out_path.is_file():
+        raise ConfigError(f"{out_option} {out}: a directory is needed to fit a directory")
+    indices = sorted(annotation_index(str(root_path)))[:limit]
     if not indices:
-        raise ConfigError(f"{args.annotation}: no annotation_NNNNN.json files found")
+        raise ConfigError(f"{root}: no annotation_NNNNN.json files found")
     with backend_from_args(args) as backend:
-        results = run_videos(partial(fit_video, root=str(root), out=str(out), priors=args.priors), indices, backend,
-                             desc="fit", quiet=args.quiet)
+        results = run_videos(partial(fit_video, root=str(root_path), out=str(out_path), priors=priors), indices,
+                             backend, desc="fit", quiet=args.quiet)
+    return indices, results
+
+
+def _cmd_fit_dir(args: argparse.Namespace) -> int:
+    """``physreason fit DIR --out OUTDIR``: every annotation of DIR, one task per video."""
+    from physreason.execution import report_failures
+
+    _, results = _fit_directory(args, args.annotation, args.out, "--out", args.priors)
     done = [r.value for r in results if r.ok and not r.value.skipped]
     skipped = sum(1 for r in results if r.ok and r.value.skipped)
     poor = sum(1 for s in done if s.quality != "good")
@@ -44,32 +55,20 @@ def _cmd_fit_dir(args: argparse.Namespace) -> int:
 def _cmd_train_priors(args: argparse.Namespace) -> int:
     """``physreason train priors --data DIR --out PRIORS.json``: fit every annotation of DIR with
     flat priors (into --work, resumable), then learn the per-material priors from the fits."""
-    from functools import partial
-    from pathlib import Path
-
     from physreason.datasets import files
     from physreason.datasets.layout import DatasetLayout
-    from physreason.execution import backend_from_args, report_failures, run_videos
-    from physreason.execution.tasks import annotation_index, fit_video
+    from physreason.execution import report_failures
+    from physreason.execution.tasks import annotation_index
     from physreason.physics.priors import estimate_priors
 
     if args.videos is not None and args.videos < 1:
         raise ConfigError(f"--videos must be >= 1, got {args.videos}")
-    root = Path(args.data).resolve()
-    work = Path(args.work or f"{args.out}.fits").resolve()
-    if work == root:
-        raise ConfigError(f"--work {args.work}: give another directory (the fits would replace {root}'s physics files)")
-    paths = annotation_index(str(root))
-    indices = sorted(paths)[:args.videos]
-    if not indices:
-        raise ConfigError(f"--data {args.data}: no annotation_NNNNN.json files found")
-    with backend_from_args(args) as backend:
-        results = run_videos(partial(fit_video, root=str(root), out=str(work), priors="flat"), indices, backend,
-                             desc="fit", quiet=args.quiet)
+    work = args.work or f"{args.out}.fits"
+    indices, results = _fit_directory(args, args.data, work, "--work", "flat", args.videos)
     failed = report_failures(results, "video")
     if failed:
         return failed
-    layout = DatasetLayout(work)
+    paths, layout = annotation_index(str(Path(args.data).resolve())), DatasetLayout(Path(work).resolve())
     fits = [(files.read_annotation(paths[i]), files.read_physics(layout.path("physics", i))) for i in indices]
     priors = estimate_priors(fits)
     priors.write(args.out)
@@ -81,8 +80,6 @@ def _cmd_train_priors(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from physreason.datasets import files
     from physreason.physics.fit import FitConfig, fit_observation
     from physreason.physics.priors import priors_from_option
