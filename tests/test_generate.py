@@ -13,7 +13,7 @@ from physreason.cli import main
 from physreason.datasets import files
 from physreason.datasets.camera import CLEVRER_CAMERA
 from physreason.datasets.generator.generate import GenerateConfig, camera_for_size, generate_dataset
-from physreason.datasets.layout import KINDS, DatasetLayout
+from physreason.datasets.layout import KINDS, DatasetLayout, find_files
 from physreason.datasets.proposals import read_proposals
 from physreason.datasets.video import read_video
 from physreason.errors import ConfigError
@@ -116,10 +116,13 @@ def test_camera_for_size() -> None:
 
 
 def test_cli_generate_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Generate with a two-color palette (--colors): every object takes one of those colors."""
     out = tmp_path / "cli"
     assert main(["generate", "--out", str(out), "--videos", "1", "--seed", "3", "--frames", "96", "--future", "10",
-                 "--width", "240", "--height", "160", "--quiet"]) == 0
+                 "--width", "240", "--height", "160", "--colors", "red", "blue", "--quiet"]) == 0
     assert "1 videos generated" in capsys.readouterr().out
+    annotation = files.read_annotation(find_files(out, "annotation")[0])
+    assert annotation.objects and {o.color for o in annotation.objects} <= {"red", "blue"}
     assert main(["summary", str(out)]) == 0
     text = capsys.readouterr().out
     assert "1 videos:" in text and "collisions" in text
@@ -129,6 +132,7 @@ def test_cli_generate_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture[
     (["generate", "--out", "X", "--videos", "-1"], "--videos must be >= 0"),
     (["generate", "--out", "X", "--videos", "1", "--width", "241"], "image size must be positive and even"),
     (["generate", "--out", "X", "--videos", "1", "--workers", "0"], "--workers must be >= 1"),
+    (["generate", "--out", "X", "--videos", "1", "--colors", "red", "pink"], "'pink' is not one"),
     (["summary", "MISSING_DIR"], "MISSING_DIR: directory not found"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:

@@ -10,12 +10,14 @@ from physreason.execution import add_backend_arguments
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from physreason.datasets.generator.generate import GenerateConfig, generate_videos
+    from physreason.datasets.vocab import COLORS
     from physreason.execution import backend_from_args, report_failures
 
     backend = backend_from_args(args)
     config = GenerateConfig(out=Path(args.out), n_videos=args.videos, seed=args.seed, n_frames=args.frames,
                             n_future=args.future, width=args.width, height=args.height, workers=backend.workers,
-                            start=args.start, questions=not args.no_questions)
+                            start=args.start, questions=not args.no_questions,
+                            colors=tuple(args.colors) if args.colors else COLORS)
     with backend:
         results = generate_videos(config, backend, quiet=args.quiet)
     made = [r for r in results if r.ok and not r.value.skipped]
@@ -47,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--height", type=int, default=320)
     gen.add_argument("--no-questions", action="store_true",
                      help="skip the question files (per video and the combined questions.json)")
+    gen.add_argument("--colors", nargs="+", default=None, metavar="COLOR",
+                     help="the palette objects are drawn from (default all 8 of CLEVRER's); leaving a color out "
+                          "makes data for learning it later from a few questions")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     add_backend_arguments(gen)
     gen.set_defaults(func=_cmd_generate)

@@ -86,6 +86,7 @@ class GenerateConfig:
         if self.start < 0:
             raise ConfigError(f"--start must be >= 0, got {self.start}")
         object.__setattr__(self, "camera", camera_for_size(self.width, self.height))
+        _ = self.scene_config  # validates the palette now, not in a worker (ConfigError)
 
     @property
     def scene_config(self) -> SceneConfig:

@@ -105,7 +105,9 @@ class SceneConfig:
 
     def __post_init__(self) -> None:
         if not self.colors or len(set(self.colors)) != len(self.colors) or set(self.colors) - set(COLORS):
-            raise ConfigError(f"colors must be distinct words of {', '.join(COLORS)}, got {self.colors}")
+            unknown = sorted(set(self.colors) - set(COLORS))
+            raise ConfigError(f"colors must be distinct words of {', '.join(COLORS)}, got {', '.join(self.colors)}"
+                              + (f" ('{unknown[0]}' is not one)" if unknown else ""))
         n_triples = len(self.colors) * len(MATERIALS) * len(SHAPES)
         if not 1 <= self.min_objects <= self.max_objects <= n_triples:
             raise ConfigError(f"need 1 <= min_objects <= max_objects <= {n_triples}, "
