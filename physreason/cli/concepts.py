@@ -47,7 +47,7 @@ def _cmd_train_concepts(args: argparse.Namespace) -> int:
                            train=TrainConfig(epochs=args.epochs, batch=args.batch, seed=args.seed,
                                              skip=tuple(args.skip)))
         model, baseline, baseline_cache = rc.learn(args.data, recipe, args.first, args.videos, cache, log=_log)
-    model.save(args.out, meta={"command": "physreason train concepts " + " ".join(sys.argv[2:])})
+    model.save(args.out, meta={"command": "physreason train " + " ".join(sys.argv[2:])})
     print(f"learned concepts written to {args.out} ({time.perf_counter() - t0:.0f} s): "
           + "; ".join(f"{a}: {' '.join(w)}" for a, w in model.space.vocab.items()))
     if args.eval:
@@ -69,7 +69,7 @@ def register_train(train_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--videos", type=int, default=None, help="number of videos to use (default all)")
     p.add_argument("--cache", default=None, help="crop cache file (default OUT.crops.npz)")
     p.add_argument("--pretrain-steps", type=int, default=300, help="identity-pretraining steps (default 300)")
-    p.add_argument("--epochs", type=int, default=20, help="question-answer epochs (default 20)")
+    p.add_argument("--epochs", type=int, default=30, help="question-answer epochs (default 30)")
     p.add_argument("--batch", type=int, default=8, help="videos per step (default 8)")
     p.add_argument("--frozen-backbone", action="store_true", help="train only the concepts on fixed features")
     p.add_argument("--skip", nargs="*", default=[], metavar="WORD",

@@ -19,8 +19,8 @@ from physreason.perception.object_features import CropConfig, ObjectEncoder
 from physreason.reasoning.concepts import DEFAULT_VOCAB, ConceptSpace
 from physreason.reasoning.soft_executor import mentions
 
-ENCODER = dict(backbone="cropnet_small", input_size=64, pool="meanmax", dims=(16, 32, 64), depths=(1, 1, 1))
-"""The default object encoder: a ~60 k parameter robust CropNet on 64x64 crops."""
+ENCODER = dict(backbone="cropnet_small", input_size=64, pool="meanmax", dims=(32, 64, 128), depths=(1, 1, 1))
+"""The default object encoder: a ~0.2 M parameter robust CropNet on 64x64 crops."""
 
 
 @dataclass(frozen=True)
