@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from physreason.cli import main
+from physreason.concepts import data as concept_data
 from physreason.concepts.data import QA, VideoExample
 from physreason.concepts.model import LearnedConcepts, relabel_observation
 from physreason.concepts.training import (TrainConfig, evaluate, few_shot_examples, learn_concept, train_concepts,
@@ -211,6 +212,34 @@ def test_object_crops_are_masked_squares() -> None:
     mask[0:4, 0:4] = True  # at the image corner: padded, not shifted
     crop = crop_object(frames[0], mask, CropConfig(size=8))
     assert crop.shape == (8, 8, 3)
+
+
+def test_dilated_crops_show_the_object_past_a_shrunken_mask() -> None:
+    """A mask 2 px short of the object (as a detector's may be) cuts the object's edge off;
+    dilate=2 brings the edge back."""
+    frames, _ = _square_video()
+    mask = np.zeros((40, 60), bool)
+    mask[12:18, 7:13] = True  # the object of frame 0 is rows 10:20, columns 5:15
+    tight, grown = (crop_object(frames[0], mask, CropConfig(size=16, margin=2.0, dilate=d)) for d in (0, 2))
+    lit = [int((c > 0).any(-1).sum()) for c in (tight, grown)]
+    assert lit[1] > lit[0]
+    with pytest.raises(ConfigError, match="dilate"):
+        CropConfig(dilate=-1)
+
+
+def test_crop_cache_cut_with_another_config_is_cut_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    frames, proposals = _square_video()
+    monkeypatch.setattr(concept_data, "read_video", lambda _path: frames)
+    monkeypatch.setattr(concept_data, "read_proposals", lambda _path: proposals)
+    monkeypatch.setattr(concept_data, "find_files", lambda _root, kind: {0: f"{kind}_0"})
+    path = tmp_path / "crops.npz"
+    first = concept_data.cached_crops("root", [0], path, CropConfig(n_crops=2, size=16))
+    assert concept_data.CropCache.load(path).config == vars(CropConfig(n_crops=2, size=16))
+    again = concept_data.cached_crops("root", [0], path, CropConfig(n_crops=2, size=16))
+    assert np.array_equal(again.crops, first.crops)
+    grown = concept_data.cached_crops("root", [0], path, CropConfig(n_crops=2, size=16, dilate=3))
+    assert grown.config["dilate"] == 3 and len(grown) == len(first)
+    assert concept_data.CropCache.load(path).config["dilate"] == 3
 
 
 def test_learned_concepts_describe_and_round_trip(tmp_path: Path) -> None:

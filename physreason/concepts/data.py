@@ -12,6 +12,7 @@ never reads them.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +35,13 @@ from physreason.reasoning.world import ReasoningWorld
 
 @dataclass(frozen=True)
 class CropCache:
-    """Crops of every object of a set of videos: ``crops[i]`` is object ``object[i]`` of video ``video[i]``."""
+    """Crops of every object of a set of videos: ``crops[i]`` is object ``object[i]`` of video ``video[i]``,
+    cut with the :class:`CropConfig` whose fields are ``config`` (None: unknown, e.g. an older file)."""
 
     crops: np.ndarray
     video: np.ndarray
     object: np.ndarray
+    config: dict | None = None
 
     def __len__(self) -> int:
         return len(self.video)
@@ -49,14 +52,15 @@ class CropCache:
 
     def save(self, path: str | Path) -> None:
         buf = io.BytesIO()
-        np.savez(buf, crops=self.crops, video=self.video, object=self.object)
+        np.savez(buf, crops=self.crops, video=self.video, object=self.object, config=json.dumps(self.config))
         atomic_write_bytes(path, lambda fh: fh.write(buf.getvalue()))
 
     @classmethod
     def load(cls, path: str | Path) -> CropCache:
         try:
             with np.load(path) as data:
-                return cls(data["crops"], data["video"], data["object"])
+                config = json.loads(str(data["config"])) if "config" in data else None
+                return cls(data["crops"], data["video"], data["object"], config)
         except (OSError, KeyError, ValueError) as exc:
             raise FormatError(str(path), "crops", f"not a crop cache: {exc}") from None
 
@@ -85,17 +89,18 @@ def build_crop_cache(root: str | Path, indices: Sequence[int], config: CropConfi
             on_video(index)
     shape = (0, config.n_crops, config.size, config.size, 3)
     return CropCache(np.stack(crops) if crops else np.zeros(shape, np.uint8),
-                     np.array(vids, dtype=np.int64), np.array(objs, dtype=np.int64))
+                     np.array(vids, dtype=np.int64), np.array(objs, dtype=np.int64), vars(config).copy())
 
 
 def cached_crops(root: str | Path, indices: Sequence[int], path: str | Path | None,
                  config: CropConfig = CropConfig(), on_video: Callable[[int], None] | None = None) -> CropCache:
     """The crops of videos ``indices``: those cached at ``path`` are read, the others are cut
-    (and the cache at ``path`` extended with them)."""
+    (and the cache at ``path`` extended with them). A cache cut with another :class:`CropConfig`
+    is cut again."""
     old = None
     if path is not None and Path(path).is_file():
         old = CropCache.load(path)
-        if old.crops.shape[1:3] != (config.n_crops, config.size):
+        if old.config != vars(config):
             old = None
     have = set() if old is None else {int(v) for v in old.video}
     missing = [i for i in indices if i not in have]
@@ -104,7 +109,7 @@ def cached_crops(root: str | Path, indices: Sequence[int], path: str | Path | No
     new = build_crop_cache(root, missing, config, on_video)
     if old is not None:
         new = CropCache(np.concatenate([old.crops, new.crops]), np.concatenate([old.video, new.video]),
-                        np.concatenate([old.object, new.object]))
+                        np.concatenate([old.object, new.object]), new.config)
     if path is not None:
         new.save(path)
     return new

@@ -22,6 +22,12 @@ from physreason.reasoning.soft_executor import mentions
 ENCODER = dict(backbone="cropnet_small", input_size=64, pool="meanmax", dims=(32, 64, 128), depths=(1, 1, 1))
 """The default object encoder: a ~0.2 M parameter robust CropNet on 64x64 crops."""
 
+CROP_DILATE = 4
+"""Object masks are grown by this many pixels before cutting crops: the crops then show the
+object's own edges, which the generator's masks (training) and the detector's rounder masks
+(the pipeline) agree on. With the masks as they are, shape read on tracked objects was 85.7 %
+against 97 % on the generator's masks."""
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -33,7 +39,7 @@ class Recipe:
     end_to_end: bool = True
     embed_dim: int = 32
     train: TrainConfig = field(default_factory=TrainConfig)
-    crops: CropConfig = field(default_factory=CropConfig)
+    crops: CropConfig = field(default_factory=lambda: CropConfig(dilate=CROP_DILATE))
     encoder: dict = field(default_factory=lambda: dict(ENCODER))
 
 

@@ -4,7 +4,9 @@ Each object of a video is cut out of a few frames using its instance masks (the 
 file: per-frame masks, with the generator's ``object_id`` or perception's track ids): frames
 where the object is seen nearly whole (mask area at least ``min_area_share`` of its largest)
 are picked evenly over the video, each crop is the square around the mask (plus a margin),
-pixels outside the mask set to zero, resized to ``size`` x ``size``. A backbone from
+pixels outside the mask (grown by ``dilate`` px, so that the object's own edges against the
+table show, not the mask's: a detector's masks are rounder than the generator's) set to zero,
+resized to ``size`` x ``size``. A backbone from
 :mod:`physreason.perception.backbones` turns every crop into a pooled feature vector and an
 object's feature is the mean over its crops.
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
+from scipy import ndimage
 from torch import Tensor, nn
 
 from physreason.datasets import rle
@@ -33,17 +36,21 @@ N_CROPS = 4
 @dataclass(frozen=True)
 class CropConfig:
     """``n_crops`` crops per object of ``size`` px, from frames whose mask area is at least
-    ``min_area_share`` of the object's largest; the square is ``margin`` times the mask's larger side."""
+    ``min_area_share`` of the object's largest; the square is ``margin`` times the mask's larger side;
+    the mask is grown by ``dilate`` px (in frame pixels) before the pixels outside it are zeroed."""
 
     n_crops: int = N_CROPS
     size: int = CROP_SIZE
     min_area_share: float = 0.6
     margin: float = 1.25
+    dilate: int = 0
 
     def __post_init__(self) -> None:
-        if self.n_crops < 1 or self.size < 8 or not 0 < self.min_area_share <= 1 or self.margin < 1:
+        if (self.n_crops < 1 or self.size < 8 or not 0 < self.min_area_share <= 1 or self.margin < 1
+                or self.dilate < 0):
             raise ConfigError(f"bad CropConfig: n_crops {self.n_crops} (>= 1), size {self.size} (>= 8), "
-                              f"min_area_share {self.min_area_share} (0..1], margin {self.margin} (>= 1)")
+                              f"min_area_share {self.min_area_share} (0..1], margin {self.margin} (>= 1), "
+                              f"dilate {self.dilate} (>= 0)")
 
 
 def object_masks(proposals: Proposals, ids: Mapping[tuple[int, int], int] | None = None
@@ -92,9 +99,18 @@ def crop_object(frame: np.ndarray, mask: np.ndarray, config: CropConfig = CropCo
     h, w = mask.shape
     out = np.zeros((side, side, 3), dtype=np.uint8)
     ys, xs = slice(max(0, y0), min(h, y0 + side)), slice(max(0, x0), min(w, x0 + side))
-    patch = frame[ys, xs] * mask[ys, xs, None]
+    keep = mask[ys, xs]
+    if config.dilate:
+        keep = ndimage.binary_dilation(keep, _disk(config.dilate))
+    patch = frame[ys, xs] * keep[..., None]
     out[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0] = patch
     return np.asarray(Image.fromarray(out).resize((config.size, config.size), Image.BILINEAR))
+
+
+def _disk(radius: int) -> np.ndarray:
+    """A disk of ``radius`` px as a (2r+1, 2r+1) bool structuring element."""
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    return yy ** 2 + xx ** 2 <= radius ** 2
 
 
 def video_object_crops(frames: np.ndarray, proposals: Proposals, config: CropConfig = CropConfig(),
