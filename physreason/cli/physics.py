@@ -14,10 +14,11 @@ PRIORS_HELP = ("per-material priors of the fit: a file from 'physreason train pr
 
 
 def _fit_directory(args: argparse.Namespace, root: str, out: str, out_option: str, priors: str | None,
-                   limit: int | None = None) -> tuple[list[int], list]:
+                   limit: int | None = None) -> tuple[dict[int, Path], list]:
     """Fit the annotations under ``root`` (the first ``limit``, default all), one task per video
     on the backend the arguments name, into ``out``'s physics files (videos fitted there are
-    skipped); ``out_option`` names ``out`` in errors. Returns the video indices and the results."""
+    skipped); ``out_option`` names ``out`` in errors. Returns the fitted annotations' paths by
+    video index, and the results."""
     from functools import partial
 
     from physreason.execution import backend_from_args, run_videos
@@ -29,13 +30,14 @@ def _fit_directory(args: argparse.Namespace, root: str, out: str, out_option: st
                           f"{root_path}'s ground-truth physics files)")
     if out_path.is_file():
         raise ConfigError(f"{out_option} {out}: a directory is needed to fit a directory")
-    indices = sorted(annotation_index(str(root_path)))[:limit]
+    found = annotation_index(str(root_path))
+    indices = sorted(found)[:limit]
     if not indices:
         raise ConfigError(f"{root}: no annotation_NNNNN.json files found")
     with backend_from_args(args) as backend:
         results = run_videos(partial(fit_video, root=str(root_path), out=str(out_path), priors=priors), indices,
                              backend, desc="fit", quiet=args.quiet)
-    return indices, results
+    return {i: found[i] for i in indices}, results
 
 
 def _cmd_fit_dir(args: argparse.Namespace) -> int:
@@ -58,18 +60,17 @@ def _cmd_train_priors(args: argparse.Namespace) -> int:
     from physreason.datasets import files
     from physreason.datasets.layout import DatasetLayout
     from physreason.execution import report_failures
-    from physreason.execution.tasks import annotation_index
     from physreason.physics.priors import estimate_priors
 
     if args.videos is not None and args.videos < 1:
         raise ConfigError(f"--videos must be >= 1, got {args.videos}")
     work = args.work or f"{args.out}.fits"
-    indices, results = _fit_directory(args, args.data, work, "--work", "flat", args.videos)
+    paths, results = _fit_directory(args, args.data, work, "--work", "flat", args.videos)
     failed = report_failures(results, "video")
     if failed:
         return failed
-    paths, layout = annotation_index(str(Path(args.data).resolve())), DatasetLayout(Path(work).resolve())
-    fits = [(files.read_annotation(paths[i]), files.read_physics(layout.path("physics", i))) for i in indices]
+    layout = DatasetLayout(Path(work).resolve())
+    fits = [(files.read_annotation(path), files.read_physics(layout.path("physics", i))) for i, path in paths.items()]
     priors = estimate_priors(fits)
     priors.write(args.out)
     for name, table in priors.to_json().items():
