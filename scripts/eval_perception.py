@@ -8,6 +8,8 @@ and :func:`physreason.perception.observe.observe` on the result, and scores:
   every frame (and recall at any score);
 * attribute accuracy per detection (detections matched to a ground-truth mask at IoU >= 0.5)
   and per perceived object (objects matched to ground-truth ones as in the tracking metrics);
+* with ``--concepts FILE`` (or ``learned``), attribute accuracy per perceived object of those
+  learned concepts too (read from the tracked objects' crops, as ``--concepts`` in the pipeline);
 * MOTA, IDF1 (motmetrics), mean / p90 table position error on visible frames, in/out event F1
   (within ``--tolerance`` frames), collision precision and recall (pair and frame within 5)
   (:mod:`physreason.perception.metrics`).
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from physreason.concepts.model import load_concepts
 from physreason.datasets.files import read_annotation
 from physreason.datasets.layout import find_files
 from physreason.datasets.proposals import read_proposals
@@ -34,14 +37,14 @@ from physreason.datasets.video import read_video
 from physreason.perception import attributes as attr
 from physreason.perception.detection_metrics import APAccumulator, mask_iou
 from physreason.perception.metrics import VideoScores, match_objects, score_video, summarize
-from physreason.perception.observe import observe
+from physreason.perception.observe import observe_with_ids
 from physreason.perception.perceive import classify_detections, detect_frames, load_models, to_proposals
 from physreason.perception.train import frame_masks
 
 
 def evaluate_video(job: tuple[int, str, str, str, str | None, int]) -> dict:
     """Scores of one video (run in a worker process): AP inputs, attribute counts, tracking counts."""
-    idx, video, proposal, annotation, weights, tolerance = job
+    idx, video, proposal, annotation, weights, tolerance, concepts = job
     torch.set_num_threads(1)
     models = load_models(weights)
     frames = read_video(video)
@@ -50,8 +53,10 @@ def evaluate_video(job: tuple[int, str, str, str, str | None, int]) -> dict:
     t0 = time.process_time()
     dets = detect_frames(frames, models.detector, models.decode)
     labels = classify_detections(frames, dets, models)
-    seen = observe(to_proposals(dets, labels), truth.camera, len(frames), idx)
+    perceived = to_proposals(dets, labels)
+    seen, ids = observe_with_ids(perceived, truth.camera, len(frames), idx)
     cpu = time.process_time() - t0
+    learned = {} if concepts is None else load_concepts(concepts).describe_video(frames, perceived, ids)
     ap_mask, ap_box = APAccumulator(0.5), APAccumulator(0.5)
     det_correct = np.zeros(3)
     det_total = 0
@@ -68,13 +73,16 @@ def evaluate_video(job: tuple[int, str, str, str, str | None, int]) -> dict:
                 if iou[k, j] >= 0.5:
                     det_correct += lab[k] == np.asarray(gt_lab[j])
                     det_total += 1
-    obj_correct = np.zeros(3)
+    obj_correct, learned_correct = np.zeros(3), np.zeros(3)
     mapping = match_objects(truth, seen)
     for i, j in mapping.items():
         a, b = seen.objects[i], truth.objects[j]
-        obj_correct += [a.color == b.color, a.material == b.material, a.shape == b.shape]
+        key = (b.color, b.material, b.shape)
+        obj_correct += np.equal((a.color, a.material, a.shape), key)
+        if i in learned:
+            learned_correct += np.equal(learned[i], key)
     return {"ap_mask": ap_mask, "ap_box": ap_box, "det_correct": det_correct, "det_total": det_total,
-            "obj_correct": obj_correct, "obj_total": len(mapping), "n_truth_objects": len(truth.objects),
+            "obj_correct": obj_correct, "learned_correct": learned_correct, "obj_total": len(mapping), "n_truth_objects": len(truth.objects),
             "scores": score_video(truth, seen, tolerance=tolerance), "cpu": cpu}
 
 
@@ -95,7 +103,8 @@ def evaluate(args: argparse.Namespace) -> None:
     models = load_models(args.weights)
     videos, props, annots = (find_files(args.data, k) for k in ("video", "proposal", "annotation"))
     indices = sorted(set(videos) & set(props) & set(annots))[args.start : args.start + args.videos]
-    jobs = [(i, str(videos[i]), str(props[i]), str(annots[i]), args.weights, args.tolerance) for i in indices]
+    jobs = [(i, str(videos[i]), str(props[i]), str(annots[i]), args.weights, args.tolerance, args.concepts)
+            for i in indices]
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
             results = list(tqdm(pool.map(evaluate_video, jobs), total=len(jobs), desc="videos", unit="video"))
@@ -107,6 +116,7 @@ def evaluate(args: argparse.Namespace) -> None:
     obj_total = sum(r["obj_total"] for r in results)
     det_acc = sum(r["det_correct"] for r in results) / max(det_total, 1)
     obj_acc = sum(r["obj_correct"] for r in results) / max(obj_total, 1)
+    learned_acc = sum(r["learned_correct"] for r in results) / max(obj_total, 1)
     s = summarize([r["scores"] for r in results])
     seconds = sum(r["cpu"] for r in results)
     err = s.position_errors
@@ -118,6 +128,8 @@ def evaluate(args: argparse.Namespace) -> None:
         ("color acc. (detections)", det_acc[0]), ("material acc. (detections)", det_acc[1]),
         ("shape acc. (detections)", det_acc[2]), ("color acc. (objects)", obj_acc[0]),
         ("material acc. (objects)", obj_acc[1]), ("shape acc. (objects)", obj_acc[2]),
+        *([] if args.concepts is None else [(f"{a} acc. (objects, learned)", v)
+                                            for a, v in zip(("color", "material", "shape"), learned_acc)]),
         ("MOTA", s.mota), ("IDF1", s.idf1), ("ID switches", s.num_switches),
         ("position error mean (units)", float(err.mean()) if err.size else 0.0), ("position error p90 (units)", p90),
         ("in/out event F1", s.event_f1), ("collision precision", s.collision_precision),
@@ -129,8 +141,10 @@ def evaluate(args: argparse.Namespace) -> None:
           f"ground-truth objects, {ap_mask.n_truth} ground-truth masks; "
           f"in/out events {s.event_tp} TP / {s.event_fp} FP / {s.event_fn} FN; "
           f"collisions {s.collision_tp} TP / {s.collision_fp} FP / {s.collision_fn} FN)")
+    learned_text = ("" if args.concepts is None else
+                    f" (learned {learned_acc[0]:.3f} / {learned_acc[1]:.3f} / {learned_acc[2]:.3f})")
     print(f"summary: AP50 mask {ap_mask.ap:.3f} box {ap_box.ap:.3f}; attributes (objects) color {obj_acc[0]:.3f} "
-          f"material {obj_acc[1]:.3f} shape {obj_acc[2]:.3f}; MOTA {s.mota:.3f} IDF1 {s.idf1:.3f} "
+          f"material {obj_acc[1]:.3f} shape {obj_acc[2]:.3f}{learned_text}; MOTA {s.mota:.3f} IDF1 {s.idf1:.3f} "
           f"err {float(err.mean()) if err.size else 0.0:.3f} in/out F1 {s.event_f1:.3f} "
           f"collisions P/R {s.collision_precision:.3f}/{s.collision_recall:.3f}; "
           f"{seconds / max(len(indices), 1):.2f} CPU s/video (perception only, 1 thread)")
@@ -187,6 +201,8 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=100)
     parser.add_argument("--start", type=int, default=0, help="position of the first video among those found")
     parser.add_argument("--weights", help="weight folder (default: the shipped weights)")
+    parser.add_argument("--concepts", metavar="FILE",
+                        help="also score these learned concepts ('learned': the shipped ones) on the tracked objects")
     parser.add_argument("--tolerance", type=int, default=3, help="frames allowed between matched in/out events")
     parser.add_argument("--robustness", nargs="+", metavar="[NAME=]ATTRIBUTES.pt",
                         help="print the attribute robustness table of these weight files instead")
