@@ -252,6 +252,10 @@ def test_learned_concepts_describe_and_round_trip(tmp_path: Path) -> None:
     words = loaded.describe_video(frames, proposals)
     assert set(words) == {0, 1} and all(w[0] in COLORS and w[1] in MATERIALS and w[2] in SHAPES for w in words.values())
     assert words == model.describe_video(frames, proposals)
+    read, probs = model.read_video(frames, proposals)
+    assert read == words and set(probs) == {0, 1}
+    for k in words:
+        assert probs[k]["color"].sum() == pytest.approx(1.0, abs=1e-5) and len(probs[k]["shape"]) == len(SHAPES)
 
 
 # ---------------------------------------------------------------- palette option, command line
@@ -279,3 +283,50 @@ def test_relabel_observation(scenes) -> None:
     obs = scenes[0][0]
     out = relabel_observation(obs, {0: ("purple", "metal", "cube")})
     assert out.objects[0].key == ("purple", "metal", "cube") and out.objects[1:] == obs.objects[1:]
+    assert out.attribute_probs is None
+    vocab = {"color": COLORS, "material": MATERIALS, "shape": SHAPES}
+    probs = {0: {"color": np.eye(8)[7], "material": np.array([0.9, 0.1]), "shape": np.array([0.0, 0.0, 1.0])}}
+    out = relabel_observation(obs, {0: ("purple", "metal", "cube")}, probs, vocab)
+    assert out.attribute_probs["material"]["metal"][0] == 0.9 and out.attribute_probs["color"]["purple"][0] == 1.0
+    assert out.attribute_probs["shape"]["cube"][1:] == pytest.approx(1 / 3)  # objects not read: uniform
+    cw = ConceptWorld.from_probs(ReasoningWorld.from_records(out), out.attribute_probs)
+    assert cw.concept("metal")[0].item() == pytest.approx(0.9)
+    with pytest.raises(ConfigError, match="vocab"):
+        relabel_observation(obs, {}, probs)
+
+
+# ---------------------------------------------------------------- soft fallback of the pipeline
+def _misread_material(obs):
+    """An object whose (material, shape) is unique in ``obs``, and ``obs`` with that object's
+    material misread (words), its concept probabilities still leaning 45 % to the true one."""
+    pairs = [(o.material, o.shape) for o in obs.objects]
+    target = next(o for o in obs.objects if pairs.count((o.material, o.shape)) == 1
+                  and ({"metal": "rubber", "rubber": "metal"}[o.material], o.shape) not in pairs)
+    wrong = {"metal": "rubber", "rubber": "metal"}[target.material]
+    words = {target.id: (target.color, wrong, target.shape)}
+    probs = {}
+    for o in obs.objects:
+        material = {target.material: 0.45, wrong: 0.55} if o.id == target.id else {o.material: 1.0}
+        probs[o.id] = {"color": np.array([float(o.color == w) for w in COLORS]),
+                       "material": np.array([material.get(w, 0.0) for w in MATERIALS]),
+                       "shape": np.array([float(o.shape == w) for w in SHAPES])}
+    vocab = {"color": COLORS, "material": MATERIALS, "shape": SHAPES}
+    return target, relabel_observation(obs, words, probs, vocab)
+
+
+@pytest.mark.parametrize("soft_fallback", [True, False])
+def test_soft_fallback_answers_a_question_the_words_cannot(scenes, soft_fallback: bool) -> None:
+    from physreason.datasets.questions import Question, VideoQuestions
+    from physreason.pipeline.engine import Engine
+
+    target, seen = _misread_material(scenes[0][0])
+    text = f"What is the color of the {target.material} {target.shape}?"
+    video = VideoQuestions(seen.scene_index, (Question(0, text, "descriptive"),))
+    engine = Engine(soft_fallback=soft_fallback).from_observation(seen)
+    errors: list = []
+    answers = engine.answer_video(video, on_error=lambda q, exc: errors.append(q.question_id))
+    assert errors == [0]  # no object has both words: the program cannot run on them
+    if soft_fallback:  # the probabilities still say which object is meant
+        assert [a.answer for a in answers.answers] == [target.color]
+    else:
+        assert answers.answers == ()

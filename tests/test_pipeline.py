@@ -219,7 +219,8 @@ def test_pictures(engine) -> None:
 
 
 def test_stored_results_are_reused_only_with_the_same_perception(dataset: Path, tmp_path: Path) -> None:
-    """A resumed perception-mode eval recomputes videos perceived with other weights or concepts."""
+    """A resumed perception-mode eval recomputes videos perceived with other weights or concepts
+    (or answered with another soft_fallback)."""
     from physreason.datasets.fileio import write_json
     from physreason.pipeline.evaluate import RESULT_VERSION, VideoJob, _question_key, cached_result
 
@@ -227,8 +228,10 @@ def test_stored_results_are_reused_only_with_the_same_perception(dataset: Path, 
     path = str(tmp_path / "video.json")
     job = VideoJob(INDICES[0], "video.mp4", "perception", video, path, concepts="learned")
     write_json(path, {"version": RESULT_VERSION, "mode": "perception", "source": "video.mp4",
-                      "questions": _question_key(video), "perception": job.perception(), "answers": []})
+                      "questions": _question_key(video), "perception": job.perception(), "soft_fallback": True,
+                      "answers": []})
     assert cached_result(job) is not None
+    assert cached_result(replace(job, soft_fallback=False)) is None  # answered otherwise
     assert cached_result(replace(job, concepts=None)) is None
     assert cached_result(replace(job, weights="other")) is None
     assert VideoJob(0, "a.json", "oracle", video, path).perception() is None

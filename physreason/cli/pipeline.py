@@ -17,6 +17,13 @@ def add_concepts_argument(parser: argparse.ArgumentParser) -> None:
                              "'physreason train concepts'")
 
 
+def add_strict_argument(parser: argparse.ArgumentParser) -> None:
+    """``--strict``: leave questions whose program cannot run unanswered (no soft fallback)."""
+    parser.add_argument("--strict", action="store_true",
+                        help="leave a question whose program cannot run on the objects' words unanswered, instead "
+                             "of answering it with the soft executor on the objects' concept probabilities")
+
+
 def concepts_option(args: argparse.Namespace) -> str | None:
     """The ``concepts`` argument of the engine for ``--concepts`` (None: the supervised net)."""
     return None if args.concepts == "supervised" else args.concepts
@@ -46,7 +53,7 @@ def _cmd_answer(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if not source.exists():
         raise ConfigError(f"{source}: file not found")
-    engine = Engine(weights=args.weights, concepts=concepts_option(args))
+    engine = Engine(weights=args.weights, concepts=concepts_option(args), soft_fallback=not args.strict)
     if args.question is not None:
         from physreason.reasoning.questions import read_question
 
@@ -73,8 +80,9 @@ def _cmd_answer(args: argparse.Namespace) -> int:
             raise ConfigError(f"{args.questions}: no questions for scene {scene}")
         video = videos[0]
         errors: list[str] = []
+        then = " (answered by the soft executor)" if engine.soft_fallback else ""
         answers = engine.answer_video(video, on_error=lambda q, exc: errors.append(
-            f"question {q.question_id if q is not None else '-'}: {exc}"))
+            f"question {q.question_id if q is not None else '-'}: {exc}{then if q is not None else ''}"))
         by_id = {a.question_id: a for a in answers.answers}
         right = total = 0
         for q in video.questions:
@@ -118,7 +126,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     config = EvalConfig(Path(args.data_dir), mode=args.mode, split=args.split,
                         questions=Path(args.questions) if args.questions else None, workers=args.workers or 1,
-                        limit=args.limit, weights=args.weights, concepts=concepts_option(args))
+                        limit=args.limit, weights=args.weights, concepts=concepts_option(args),
+                        soft_fallback=not args.strict)
     if not config.root.is_dir():
         raise ConfigError(f"{config.root}: directory not found")
     with backend_from_args(args) as backend:
@@ -165,6 +174,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     answer.add_argument("--trace", action="store_true", help="print the program trace")
     answer.add_argument("--weights", help="perception weights (default: the shipped ones)")
     add_concepts_argument(answer)
+    add_strict_argument(answer)
     answer.set_defaults(func=_cmd_answer)
 
     ev = sub.add_parser("eval", help="answer and score every video of a CLEVRER-layout folder")
@@ -176,6 +186,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--limit", type=int, help="only the first N videos")
     ev.add_argument("--weights", help="perception weights (default: the shipped ones)")
     add_concepts_argument(ev)
+    add_strict_argument(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.add_argument("--out", required=True, help="RESULTS.json (CLEVRER submission); the report and per-video "
                                                  "results go beside it (RESULTS.report.json, RESULTS.videos/)")

@@ -1,8 +1,10 @@
 """Learned concepts: an object encoder plus a concept space, saved in one small file.
 
-:meth:`LearnedConcepts.describe_video` is what the pipeline calls for ``--concepts learned``:
-it turns a video's frames and per-frame masks into attribute words per object, in place of
-the supervised attribute heads; :func:`relabel_observation` writes them into an Observation.
+:meth:`LearnedConcepts.relabel` is what the pipeline calls for ``--concepts learned``: it reads
+a video's frames and per-frame masks into attribute words per object, in place of the
+supervised attribute heads, and writes them into the Observation with the concept
+probabilities (``attribute_probs``, which the soft executor answers from when a program cannot
+run on the words alone).
 """
 
 from __future__ import annotations
@@ -60,25 +62,44 @@ class LearnedConcepts:
         return cls(ObjectEncoder.from_state(state["encoder"]), ConceptSpace.from_state(state["space"]),
                    CropConfig(**state["crops"]))
 
-    def describe_crops(self, crops: Mapping[int, np.ndarray]) -> dict[int, tuple[str, str, str]]:
-        """(color, material, shape) per object of one video from its crops (K, S, S, 3) uint8;
-        distinct objects get distinct triples (:meth:`ConceptSpace.describe`)."""
+    def read_crops(self, crops: Mapping[int, np.ndarray]) -> tuple[dict[int, tuple[str, str, str]],
+                                                                    dict[int, dict[str, np.ndarray]]]:
+        """Per object of one video, from its crops (K, S, S, 3) uint8: the words (color, material,
+        shape), distinct objects getting distinct triples (:meth:`ConceptSpace.describe`), and per
+        attribute the concept probabilities (len(vocab[attribute]),)."""
         keys = sorted(crops)
         if not keys:
-            return {}
+            return {}, {}
         feats = encode_objects(self.encoder, [crops[k] for k in keys])
-        return dict(zip(keys, self.space.describe(feats, distinct=True)))
+        with torch.no_grad():
+            probs = {a: p.numpy() for a, p in self.space.probabilities(feats).items()}
+        words = dict(zip(keys, self.space.describe(feats, distinct=True)))
+        return words, {k: {a: p[i] for a, p in probs.items()} for i, k in enumerate(keys)}
 
-    def describe_video(self, frames: np.ndarray, proposals: Proposals,
-                       ids: Mapping[tuple[int, int], int] | None = None) -> dict[int, tuple[str, str, str]]:
-        """(color, material, shape) per object of a video: frames (T, H, W, 3) and per-frame masks.
+    def describe_crops(self, crops: Mapping[int, np.ndarray]) -> dict[int, tuple[str, str, str]]:
+        """The words of :meth:`read_crops`."""
+        return self.read_crops(crops)[0]
+
+    def read_video(self, frames: np.ndarray, proposals: Proposals, ids: Mapping[tuple[int, int], int] | None = None
+                   ) -> tuple[dict[int, tuple[str, str, str]], dict[int, dict[str, np.ndarray]]]:
+        """:meth:`read_crops` of a video's objects: frames (T, H, W, 3) and per-frame masks.
 
         Objects are the proposals' ``object_id`` values, or, with ``ids``, the objects that
         ``ids`` assigns each ``(frame_index, index in the frame)`` detection to (e.g. track ids).
         Each object is read from at least ``READ_CROPS`` crops (its feature is their mean).
         """
         config = replace(self.crops, n_crops=max(self.crops.n_crops, READ_CROPS))
-        return self.describe_crops(video_object_crops(frames, proposals, config, ids))
+        return self.read_crops(video_object_crops(frames, proposals, config, ids))
+
+    def describe_video(self, frames: np.ndarray, proposals: Proposals,
+                       ids: Mapping[tuple[int, int], int] | None = None) -> dict[int, tuple[str, str, str]]:
+        """The words of :meth:`read_video`."""
+        return self.read_video(frames, proposals, ids)[0]
+
+    def relabel(self, observation: Observation, frames: np.ndarray, proposals: Proposals,
+                ids: Mapping[tuple[int, int], int] | None = None) -> Observation:
+        """The observation with its objects' words and ``attribute_probs`` read by these concepts."""
+        return relabel_observation(observation, *self.read_video(frames, proposals, ids), vocab=self.space.vocab)
 
 
 def load_concepts(path: str | Path) -> LearnedConcepts:
@@ -93,11 +114,25 @@ def load_concepts(path: str | Path) -> LearnedConcepts:
     return _LOADED[file]
 
 
-def relabel_observation(observation: Observation, words: Mapping[int, tuple[str, str, str]]) -> Observation:
+def relabel_observation(observation: Observation, words: Mapping[int, tuple[str, str, str]],
+                        probs: Mapping[int, Mapping[str, np.ndarray]] | None = None,
+                        vocab: Mapping[str, tuple[str, ...]] | None = None) -> Observation:
     """The observation with each object's attributes replaced by ``words[object id]`` (objects
-    without an entry keep theirs)."""
+    without an entry keep theirs). With ``probs`` (per object id and attribute, probabilities over
+    ``vocab[attribute]``), also its ``attribute_probs`` (objects without an entry: uniform)."""
     objects = tuple(ObjectInfo(o.id, *words[o.id]) if o.id in words else o for o in observation.objects)
-    return replace(observation, objects=objects)
+    if probs is None:
+        return replace(observation, objects=objects)
+    if vocab is None:
+        raise ConfigError("relabel_observation: probs need their vocab")
+    table = {}
+    for attr, names in vocab.items():
+        p = np.full((len(objects), len(names)), 1.0 / max(len(names), 1))
+        for o in objects:
+            if o.id in probs:
+                p[o.id] = probs[o.id][attr]
+        table[attr] = {w: p[:, j] for j, w in enumerate(names)}
+    return replace(observation, objects=objects, attribute_probs=table)
 
 
 def check_vocab(space: ConceptSpace) -> None:

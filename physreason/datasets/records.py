@@ -6,6 +6,7 @@ second, angles in radians, frames are integers at 25 fps, object ids are stable 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -164,7 +165,10 @@ class Observation:
     """What was seen of one video (from perception or ground truth).
 
     ``tracks[k]`` belongs to ``objects[k]``; ``events`` are sorted by frame and hold the
-    collisions plus the in/out events implied by the tracks' visibility.
+    collisions plus the in/out events implied by the tracks' visibility. ``attribute_probs``
+    (optional): ``[attribute][word]`` -> each object's probability of that word (N,), from an
+    attribute source that gives them (learned concepts); kept in memory only (not in the JSON
+    layout, not compared).
     """
 
     scene_index: int
@@ -174,6 +178,7 @@ class Observation:
     n_frames: int
     camera: Camera = field(default=CLEVRER_CAMERA)
     video_filename: str = ""
+    attribute_probs: Mapping[str, Mapping[str, np.ndarray]] | None = None
     events: tuple[Event, ...] = field(init=False)
 
     def __post_init__(self) -> None:

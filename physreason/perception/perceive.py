@@ -188,9 +188,9 @@ def perceive_frames(frames: np.ndarray, *, camera: Camera | None = None, scene_i
     observation, ids = observe_with_ids(proposals, camera, len(frames), scene_index, config)
     if concepts is None:
         return observation
-    from physreason.concepts.model import load_concepts, relabel_observation
+    from physreason.concepts.model import load_concepts
 
-    return relabel_observation(observation, load_concepts(concepts).describe_video(frames, proposals, ids))
+    return load_concepts(concepts).relabel(observation, frames, proposals, ids)
 
 
 def perceive_video(video: str | Path, *, camera: Camera | None = None, scene_index: int = 0,

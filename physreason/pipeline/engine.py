@@ -115,11 +115,15 @@ class Engine:
     ``weights``: perception weights (default: the shipped ones); ``concepts``: a learned-concepts
     file, or ``"learned"`` for the shipped one, naming color, material and shape in place of the
     supervised attribute net (None: the net); ``n_future``: frames simulated past the video for
-    predictive questions."""
+    predictive questions; ``soft_fallback``: in :meth:`answer_video`, a question whose program
+    cannot run on the objects' words (say it asks for the one red sphere and none was seen) is
+    answered by the soft executor on the objects' concept probabilities (the learned concepts'
+    own, one-hot words otherwise) instead of being left unanswered."""
 
     weights: str | None = None
     n_future: int = N_FUTURE_FRAMES
     concepts: str | None = None
+    soft_fallback: bool = True
     observation: Observation | None = field(default=None, init=False)
     worlds: Any = field(default=None, init=False)  # pipeline.worlds.Worlds once fitted
     timings: dict[str, float] = field(default_factory=dict, init=False)
@@ -215,8 +219,10 @@ class Engine:
     def answer_video(self, video, on_error=None):  # (VideoQuestions) -> VideoAnswers
         """Answer every question of a CLEVRER question record (programs from the file, else parsed).
         Physics is fitted only if a predictive or counterfactual question is there. A question
-        whose program cannot run is given to ``on_error(question, exc)`` and left unanswered."""
+        whose program cannot run is given to ``on_error(question, exc)`` and, with
+        ``soft_fallback``, answered by the soft executor (else left unanswered)."""
         from physreason.reasoning.executor import answer_video
+        from physreason.reasoning.soft_executor import ConceptWorld, soft_answer_question
 
         simulated = any(q.question_type in SIMULATED_TYPES for q in video.questions)
         world = None
@@ -229,7 +235,11 @@ class Engine:
                 on_error(None, exc)
         plain = self.reasoning_world(simulated=False) if world is None else world
         t0 = time.perf_counter()
-        answers = answer_video(video, lambda q: world if q.question_type in SIMULATED_TYPES else plain, on_error)
+        probs = self._need().attribute_probs
+        fallback = (lambda q, w: soft_answer_question(q, ConceptWorld.from_probs(w, probs))) \
+            if self.soft_fallback else None
+        answers = answer_video(video, lambda q: world if q.question_type in SIMULATED_TYPES else plain, on_error,
+                               fallback)
         self.timings["reasoning"] = self.timings.get("reasoning", 0.0) + time.perf_counter() - t0
         return answers
 

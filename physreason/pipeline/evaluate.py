@@ -38,14 +38,15 @@ from physreason.errors import ConfigError, FormatError, PhysreasonError
 MODES: tuple[str, ...] = ("oracle", "perception")
 SOURCE_KIND = {"oracle": "annotation", "perception": "video"}
 """The file kind each mode observes a video from."""
-RESULT_VERSION = 1
+RESULT_VERSION = 2
 """Version of the per-video result files; results of another version are recomputed."""
 
 
 @dataclass(frozen=True)
 class EvalConfig:
     """What to evaluate: the videos under ``root`` with questions of ``split`` (or the file
-    ``questions``), observed in ``mode``; at most ``limit`` videos (in index order)."""
+    ``questions``), observed in ``mode``; at most ``limit`` videos (in index order).
+    ``soft_fallback``: see :class:`~physreason.pipeline.engine.Engine`."""
 
     root: Path
     mode: str = "perception"
@@ -56,6 +57,7 @@ class EvalConfig:
     weights: str | None = None
     n_future: int = N_FUTURE_FRAMES
     concepts: str | None = None
+    soft_fallback: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -80,6 +82,7 @@ class VideoJob:
     n_future: int = N_FUTURE_FRAMES
     threads: int = 0
     concepts: str | None = None
+    soft_fallback: bool = True
 
     def perception(self) -> dict[str, str | None] | None:
         """What perception ran with (None in oracle mode): a stored result is reused only if equal."""
@@ -135,8 +138,9 @@ class EvalReport:
                          f"max {t['total_max_s']:.2f} ({stages})")
         failed = sum(1 for r in self.results if r.get("error"))
         errors = sum(len(r.get("question_errors", ())) for r in self.results)
+        then = "answered by the soft executor" if self.config.soft_fallback else "left unanswered"
         lines.append(f"{len(self.results)} videos ({self.config.mode} mode), {failed} failed, "
-                     f"{errors} question(s) whose program could not run")
+                     f"{errors} question(s) whose program could not run ({then})")
         if self.missing_sources:
             lines.append(f"{len(self.missing_sources)} video(s) with questions but no "
                          f"{SOURCE_KIND[self.config.mode]} file were left out")
@@ -189,7 +193,8 @@ def plan(config: EvalConfig, results_dir: Path) -> tuple[list[VideoJob], list[in
         indices = indices[:config.limit]
     threads = 1 if config.workers > 1 else 0
     jobs = [VideoJob(i, str(sources[i]), config.mode, questions[i], str(results_dir / f"video_{i:05d}.json"),
-                     config.weights, config.n_future, threads, config.concepts) for i in indices]
+                     config.weights, config.n_future, threads, config.concepts, config.soft_fallback)
+            for i in indices]
     return jobs, missing
 
 
@@ -209,7 +214,7 @@ def cached_result(job: VideoJob) -> dict | None:
         return None
     if (not isinstance(data, dict) or data.get("version") != RESULT_VERSION or data.get("mode") != job.mode
             or data.get("source") != job.source or data.get("questions") != _question_key(job.questions)
-            or data.get("perception") != job.perception()):
+            or data.get("perception") != job.perception() or data.get("soft_fallback") != job.soft_fallback):
         return None
     return data
 
@@ -232,7 +237,8 @@ def run_video(job: VideoJob) -> dict:
 
     Module-level and picklable (a process pool's work item). A video whose observation cannot
     be made gets a result with ``error`` and no answers (not stored, so a re-run tries again);
-    a question whose program cannot run is listed in ``question_errors`` and left unanswered.
+    a question whose program cannot run is listed in ``question_errors`` (and answered by the soft
+    executor with ``soft_fallback``, else left unanswered).
     """
     cached = cached_result(job)
     if cached is not None:
@@ -243,8 +249,10 @@ def run_video(job: VideoJob) -> dict:
 
     t0 = time.perf_counter()
     result: dict = {"version": RESULT_VERSION, "scene_index": job.index, "mode": job.mode, "source": job.source,
-                    "questions": _question_key(job.questions), "perception": job.perception()}
-    engine = Engine(weights=job.weights, n_future=job.n_future, concepts=job.concepts)
+                    "questions": _question_key(job.questions), "perception": job.perception(),
+                    "soft_fallback": job.soft_fallback}
+    engine = Engine(weights=job.weights, n_future=job.n_future, concepts=job.concepts,
+                    soft_fallback=job.soft_fallback)
     errors: list[dict] = []
 
     def on_error(question, exc: PhysreasonError) -> None:

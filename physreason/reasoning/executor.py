@@ -327,23 +327,30 @@ def format_trace(result: ExecutionResult) -> str:
 
 
 # ---------------------------------------------------------------- questions
-def answer_question(question: Question, world: ReasoningWorld) -> Answer:
+def answer_question(question: Question, world: Any, run: Callable | None = None,
+                    run_choice: Callable | None = None) -> Answer:
     """Answer a descriptive or multiple-choice question; programs missing from the file are parsed
-    from the text. Raises ExecutionError (or ParseError) when a program cannot run."""
+    from the text. Raises ExecutionError (or ParseError) when a program cannot run. ``run(program,
+    world)`` and ``run_choice(question program, choice program, world)`` give results with an
+    ``answer`` (default :func:`execute` and :func:`execute_choice`; the soft executor's run on a
+    ``ConceptWorld``)."""
+    run, run_choice = run or execute, run_choice or execute_choice
     program = question.program or parse_question(question.question)
     if not question.is_multiple_choice:
-        return Answer(question.question_id, answer=execute(program, world).answer)
-    choices = tuple((c.choice_id, execute_choice(program, c.program or parse_choice(c.choice), world).answer)
+        return Answer(question.question_id, answer=run(program, world).answer)
+    choices = tuple((c.choice_id, run_choice(program, c.program or parse_choice(c.choice), world).answer)
                     for c in question.choices or ())
     return Answer(question.question_id, choices=choices)
 
 
 def answer_video(video: VideoQuestions, world: ReasoningWorld | Callable[[Question], ReasoningWorld | None],
-                 on_error: Callable[[Question, PhysreasonError], None] | None = None) -> VideoAnswers:
+                 on_error: Callable[[Question, PhysreasonError], None] | None = None,
+                 fallback: Callable[[Question, ReasoningWorld], Answer] | None = None) -> VideoAnswers:
     """Answer every question of a video on ``world``, or, when ``world`` is a function, on the
     world it gives for each question (a question it gives None for is skipped). A question whose
-    program fails raises, or, with ``on_error``, is reported to it and left out of the answers
-    (so metrics count it wrong)."""
+    program fails raises, or, with ``on_error``, is reported to it and answered by ``fallback``
+    (e.g. the soft executor on concept probabilities), or else left out of the answers (so
+    metrics count it wrong)."""
     world_for = world if callable(world) else (lambda question: world)
     answers = []
     for question in video.questions:
@@ -356,4 +363,9 @@ def answer_video(video: VideoQuestions, world: ReasoningWorld | Callable[[Questi
             if on_error is None:
                 raise
             on_error(question, exc)
+            if fallback is not None:
+                try:
+                    answers.append(fallback(question, target))
+                except (ExecutionError, ParseError):
+                    pass
     return VideoAnswers(video.scene_index, tuple(answers))

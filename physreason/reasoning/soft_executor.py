@@ -33,14 +33,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from physreason.datasets.questions import Answer, Question
 from physreason.datasets.records import ObjectInfo
 from physreason.errors import ParseError
 from physreason.reasoning.causal import ancestors_in
 from physreason.reasoning.concepts import ATTRIBUTES
-from physreason.reasoning.executor import ExecutionError, Program, program_tree
+from physreason.reasoning.executor import ExecutionError, Program, answer_question, program_tree
 from physreason.reasoning.operators import BOOL
 from physreason.reasoning.program import Expr, Node, Slot, fill_slot, to_nested
 from physreason.reasoning.typecheck import check, check_program
@@ -170,6 +172,18 @@ class ConceptWorld:
                 if word in words:
                     p[o.id, words.index(word)] = 1.0
             probs[attr] = p
+        return cls(world, probs, vocab)
+
+    @classmethod
+    def from_probs(cls, world: ReasoningWorld,
+                   attribute_probs: Mapping[str, Mapping[str, np.ndarray]] | None) -> ConceptWorld:
+        """The concept world of an observation's ``attribute_probs`` (``[attribute][word]`` -> (N,)
+        over the objects), or, when it has none, one-hot from the world's words."""
+        if attribute_probs is None:
+            return cls.from_labels(world)
+        vocab = {a: tuple(attribute_probs[a]) for a in ATTRIBUTES}
+        probs = {a: torch.from_numpy(np.stack([np.asarray(attribute_probs[a][w], dtype=np.float64) for w in vocab[a]],
+                                              axis=1)) for a in ATTRIBUTES}
         return cls(world, probs, vocab)
 
     def ones(self) -> Tensor:
@@ -473,6 +487,13 @@ def soft_execute_choice(question: Program, choice: Program, cw: ConceptWorld) ->
     value = _eval(tree, cw)
     p = value.p.clamp(0, 1)
     return SoftResult(("correct", "wrong"), torch.stack([p, 1 - p]))
+
+
+def soft_answer_question(question: Question, cw: ConceptWorld) -> Answer:
+    """The soft executor's most likely answer to a question (see :func:`answer_question`). It
+    answers programs the symbolic executor cannot run, such as a ``unique`` with no object
+    having every asked-for word: the probabilities then say which object is meant most likely."""
+    return answer_question(question, cw, soft_execute, soft_execute_choice)
 
 
 def mentions(program: Program | Node, words: Sequence[str]) -> bool:
