@@ -119,6 +119,10 @@ def test_learned_concepts_name_the_perceived_objects(rendered, tmp_path, capsys)
     assert set(ids.values()) == {o.id for o in supervised.objects}
     words = model.describe_video(frames, detect_video(frames), ids)
     assert {o.id: o.key for o in learned.objects} == words
+    # the concept probabilities ride along, for the soft executor to answer from
+    assert supervised.attribute_probs is None and set(learned.attribute_probs) == {"color", "material", "shape"}
+    total = sum(p for p in learned.attribute_probs["shape"].values())
+    assert total.shape == (len(OBJECTS),) and np.allclose(total, 1.0, atol=1e-5)
     video = tmp_path / "video_00000.mp4"
     write_video(video, frames)
     assert main(["perceive", str(video), "--out", str(tmp_path / "o.json"), "--concepts", str(tmp_path / "no.pt")]) == 2
