@@ -179,6 +179,26 @@ def test_answer_command_oracle(dataset: Path, tmp_path: Path) -> None:
     assert len(scene.geometry) == n_objects + 1  # the objects and the table
 
 
+def test_answer_command_soft_fallback_and_strict(dataset: Path, tmp_path: Path) -> None:
+    """A question about an object no one saw is answered by the soft executor, or with --strict left
+    unanswered; either way the note names the failed program."""
+    from physreason.datasets.questions import Question, VideoQuestions
+
+    annotation = str(DatasetLayout(dataset).path("annotation", INDICES[1]))
+    seen = {(o.material, o.shape) for o in files.read_annotation(annotation).objects}
+    material, shape = next((m, s) for m in ("metal", "rubber") for s in ("sphere", "cube", "cylinder")
+                           if (m, s) not in seen)
+    qfile = tmp_path / "q.json"
+    question = Question(0, f"What is the color of the {material} {shape}?", "descriptive")
+    write_questions(str(qfile), QuestionFile((VideoQuestions(INDICES[1], (question,)),)))
+    soft = run("answer", annotation, "--questions", str(qfile))
+    assert soft.returncode == 0, soft.stderr
+    assert "answer: " in soft.stdout and "(answered by the soft executor)" in soft.stdout
+    strict = run("answer", annotation, "--questions", str(qfile), "--strict")
+    assert strict.returncode == 0, strict.stderr
+    assert "(no answer: the program could not run)" in strict.stdout and "unique" in strict.stdout
+
+
 def test_cli_bad_input(dataset: Path, tmp_path: Path) -> None:
     annotation = str(DatasetLayout(dataset).path("annotation", INDICES[0]))
     assert_clean_error(run("answer", str(tmp_path / "missing.mp4"), "--question", "How many collisions happen?"),

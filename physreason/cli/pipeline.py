@@ -20,8 +20,9 @@ def add_concepts_argument(parser: argparse.ArgumentParser) -> None:
 def add_strict_argument(parser: argparse.ArgumentParser) -> None:
     """``--strict``: leave questions whose program cannot run unanswered (no soft fallback)."""
     parser.add_argument("--strict", action="store_true",
-                        help="leave a question whose program cannot run on the objects' words unanswered, instead "
-                             "of answering it with the soft executor on the objects' concept probabilities")
+                        help="leave a question of a question file whose program cannot run on the objects' words "
+                             "unanswered, instead of answering it with the soft executor on the objects' concept "
+                             "probabilities (a single --question always fails with the reason)")
 
 
 def concepts_option(args: argparse.Namespace) -> str | None:
