@@ -82,7 +82,8 @@ def evaluate_video(job: tuple[int, str, str, str, str | None, int]) -> dict:
         if i in learned:
             learned_correct += np.equal(learned[i], key)
     return {"ap_mask": ap_mask, "ap_box": ap_box, "det_correct": det_correct, "det_total": det_total,
-            "obj_correct": obj_correct, "learned_correct": learned_correct, "obj_total": len(mapping), "n_truth_objects": len(truth.objects),
+            "obj_correct": obj_correct, "learned_correct": learned_correct, "obj_total": len(mapping),
+            "n_truth_objects": len(truth.objects),
             "scores": score_video(truth, seen, tolerance=tolerance), "cpu": cpu}
 
 

@@ -76,10 +76,6 @@ class LearnedConcepts:
         words = dict(zip(keys, self.space.describe(feats, distinct=True)))
         return words, {k: {a: p[i] for a, p in probs.items()} for i, k in enumerate(keys)}
 
-    def describe_crops(self, crops: Mapping[int, np.ndarray]) -> dict[int, tuple[str, str, str]]:
-        """The words of :meth:`read_crops`."""
-        return self.read_crops(crops)[0]
-
     def read_video(self, frames: np.ndarray, proposals: Proposals, ids: Mapping[tuple[int, int], int] | None = None
                    ) -> tuple[dict[int, tuple[str, str, str]], dict[int, dict[str, np.ndarray]]]:
         """:meth:`read_crops` of a video's objects: frames (T, H, W, 3) and per-frame masks.
