@@ -222,7 +222,6 @@ class Engine:
         whose program cannot run is given to ``on_error(question, exc)`` and, with
         ``soft_fallback``, answered by the soft executor (else left unanswered)."""
         from physreason.reasoning.executor import answer_video
-        from physreason.reasoning.soft_executor import ConceptWorld, soft_answer_question
 
         simulated = any(q.question_type in SIMULATED_TYPES for q in video.questions)
         world = None
@@ -236,10 +235,14 @@ class Engine:
         plain = self.reasoning_world(simulated=False) if world is None else world
         t0 = time.perf_counter()
         probs = self._need().attribute_probs
-        fallback = (lambda q, w: soft_answer_question(q, ConceptWorld.from_probs(w, probs))) \
-            if self.soft_fallback else None
+
+        def soft(question, target):  # imports torch only when a program has failed
+            from physreason.reasoning.soft_executor import ConceptWorld, soft_answer_question
+
+            return soft_answer_question(question, ConceptWorld.from_probs(target, probs))
+
         answers = answer_video(video, lambda q: world if q.question_type in SIMULATED_TYPES else plain, on_error,
-                               fallback)
+                               soft if self.soft_fallback else None)
         self.timings["reasoning"] = self.timings.get("reasoning", 0.0) + time.perf_counter() - t0
         return answers
 
