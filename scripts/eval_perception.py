@@ -42,7 +42,7 @@ from physreason.perception.perceive import classify_detections, detect_frames, l
 from physreason.perception.train import frame_masks
 
 
-def evaluate_video(job: tuple[int, str, str, str, str | None, int]) -> dict:
+def evaluate_video(job: tuple[int, str, str, str, str | None, int, str | None]) -> dict:
     """Scores of one video (run in a worker process): AP inputs, attribute counts, tracking counts."""
     idx, video, proposal, annotation, weights, tolerance, concepts = job
     torch.set_num_threads(1)
