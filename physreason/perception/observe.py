@@ -19,7 +19,8 @@ from physreason.datasets.records import ObjectInfo, Observation, Track
 from physreason.datasets.shapes import get_shape
 from physreason.errors import ConfigError, FormatError
 from physreason.perception.events import clean_visibility, collision_candidates
-from physreason.perception.lifting import CENTRE_HEIGHT, centre_in_view, mask_position, smooth_track, still_frames
+from physreason.perception.lifting import (CENTRE_HEIGHT, CONTACT, centre_in_view, mask_position, smooth_track,
+                                          still_frames)
 from physreason.perception.tracking import ATTRIBUTES, VOCABULARY, Detection, TrackerConfig, track
 
 
@@ -39,7 +40,9 @@ class PerceptionConfig:
     attribute values at least ``min_agreement`` probability;
     ``interior_margin`` (px): a detection whose mask is not truncated and whose centre projects
     this far inside the image is *interior*, and a gap of any length between two interior
-    detections is bridged as visible (the object was hidden, not gone)."""
+    detections is bridged as visible (the object was hidden, not gone); ``contact``: a mask
+    within this share of the object's apparent radius of one that may hide it is lifted by a
+    silhouette fit leaving out its sides that close (:func:`.lifting.mask_position`)."""
 
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     min_score: float = 0.05
@@ -55,6 +58,7 @@ class PerceptionConfig:
     still_window: int = 11
     still_radius: float = 0.035
     min_gap: int = 12
+    contact: float = CONTACT
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.window % 2 == 0 or not 0 <= self.polyorder < self.window:
@@ -62,11 +66,13 @@ class PerceptionConfig:
                               f"{self.polyorder}")
 
 
-def detections(proposals: Proposals, camera: Camera, n_frames: int, min_score: float = 0.0) -> list[list[Detection]]:
+def detections(proposals: Proposals, camera: Camera, n_frames: int, min_score: float = 0.0,
+               contact: float = CONTACT) -> list[list[Detection]]:
     """Lifted detections per frame, ``result[t]`` for t in 0..n_frames-1.
 
     Every mask is lifted by :func:`.lifting.mask_position`, which is told the lowest image row
-    reached by the frame's masks at each pixel (to find the ones that may hide it). Raises
+    reached by the frame's masks at each pixel (to find the ones that may hide it) and
+    ``contact``. Raises
     :class:`FormatError` for a frame index outside the video, a repeated frame, or a mask whose
     size is not the camera's image size; empty masks and detections scoring below
     ``min_score`` are skipped.
@@ -97,7 +103,7 @@ def detections(proposals: Proposals, camera: Camera, n_frames: int, min_score: f
             obj = fr.objects[j]
             if obj.score < min_score:
                 continue
-            xy, truncated = mask_position(mask, obj.shape, camera, lowest)
+            xy, truncated = mask_position(mask, obj.shape, camera, lowest, contact)
             out[fr.frame_index].append(Detection(fr.frame_index, xy, obj.color, obj.material, obj.shape,
                                                  obj.score, truncated, index=j,
                                                  probs=_attribute_probs(obj.extra.get("attribute_probs"), i, j)))
@@ -150,7 +156,8 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
     frame): object id}`` (proposals of no object are absent)."""
     if n_frames < 1 or scene_index < 0:
         raise ConfigError(f"observe needs n_frames >= 1 and scene_index >= 0, got {n_frames} and {scene_index}")
-    tracklets = track(detections(proposals, camera, n_frames, config.min_score), config.tracker)
+    tracklets = track(detections(proposals, camera, n_frames, config.min_score, config.contact),
+                       config.tracker)
     objects, tracks, positions, velocities, visible = [], [], [], [], []
     ids: dict[tuple[int, int], int] = {}
     for tr in tracklets:
