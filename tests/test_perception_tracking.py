@@ -181,12 +181,12 @@ def _pass_by(gap: float, push: float, brake: float = 0.0) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("gap, push, brake, found", [
-    (0.53, 0.2, 0.0, True),  # cubes touching corner first, a gentle push
+    (0.51, 0.2, 0.0, True),  # cubes touching corner first, a gentle push
     (0.45, 0.0, 0.0, False),  # near, but nobody's velocity changes
     (0.8, 0.5, 0.0, False),  # a velocity change far apart
     (0.45, 0.0, 0.5, False),  # near, object 0 slows down (hit by something else): no push apart
-    (0.6, 1.5, 0.0, True),  # beyond 2.75 radii, a hard push: a fast bounce whose corner smoothing cut
-    (0.6, 0.3, 0.0, False),  # beyond 2.75 radii, a gentle push: as often a near miss
+    (0.57, 1.5, 0.0, True),  # beyond 2.6 radii, a hard push: a fast bounce whose corner smoothing cut
+    (0.57, 0.3, 0.0, False),  # beyond 2.6 radii, a gentle push: as often a near miss
 ])
 def test_collision_candidates(gap: float, push: float, brake: float, found: bool) -> None:
     positions = _pass_by(gap, push, brake)
