@@ -149,7 +149,10 @@ def test_eval_python_api(dataset: Path, tmp_path: Path) -> None:
     videos = [replace(v, questions=tuple(q for q in v.questions if q.question_type == "descriptive"))
               for i in INDICES for v in read_questions(str(layout.path("question", i))).videos]
     write_questions(str(tmp_path / "descriptive.json"), QuestionFile(tuple(videos)))
-    report = Engine().evaluate(dataset, mode="oracle", questions=tmp_path / "descriptive.json", limit=1)
+    report = Engine(soft_fallback=False, priors="flat").evaluate(dataset, mode="oracle",
+                                                                 questions=tmp_path / "descriptive.json", limit=1)
+    assert report.config.soft_fallback is False and report.config.priors == "flat"  # the engine's settings
+    assert report.results[0]["soft_fallback"] is False and report.results[0]["priors"] == "flat"
     assert len(report.results) == 1 and report.results[0]["scene_index"] == INDICES[0]
     assert report.results[0]["fit_quality"] is None  # nothing was fitted
     assert report.metrics.tally("descriptive").per_question == 1.0
@@ -215,12 +218,30 @@ def test_cli_bad_input(dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     assert_clean_error(run("eval", str(empty), "--mode", "oracle", "--out", str(out)), "no questions")
     assert_clean_error(run("eval", str(tmp_path / "nowhere"), "--out", str(out)), "nowhere")
+    assert_clean_error(run("eval", str(dataset), "--mode", "oracle", "--out", str(out), "--priors",
+                           str(tmp_path / "no_priors.json")), "no_priors.json")
+    assert_clean_error(run("answer", annotation, "--question", "How many collisions happen?", "--priors",
+                           str(tmp_path / "no_priors.json"), "--world-out", str(world)), "no_priors.json")
+    assert not world.exists()
     assert not out.exists() and not (tmp_path / "r.report.json").exists() and not (tmp_path / "r.videos").exists()
     glb = tmp_path / "x.glb"
     assert_clean_error(run("export", annotation, "--frame", "999", "--out", str(glb)), "999")
     assert_clean_error(run("export", annotation, "--frame", "3", "--out", str(tmp_path / "x.fbx")), ".fbx")
     assert not glb.exists()
     assert list(tmp_path.glob(".*")) == []  # no temporary files left behind
+
+
+def test_engine_fits_with_the_priors_it_is_given(engine, dataset: Path) -> None:
+    """Flat priors give every material the same starting mass, restitution and friction: the fit
+    of the same annotation differs from the shipped priors' one; a missing priors file fails at once."""
+    from physreason import Engine
+    from physreason.errors import FormatError
+
+    flat = Engine(priors="flat").from_annotation(DatasetLayout(dataset).path("annotation", INDICES[0]))
+    masses = [[p.mass for p in e.fit().fit.params.objects] for e in (engine, flat)]
+    assert not np.allclose(masses[0], masses[1], rtol=1e-3)
+    with pytest.raises(FormatError, match="missing.json"):
+        Engine(priors=str(dataset / "missing.json"))
 
 
 def test_pictures(engine) -> None:
@@ -240,7 +261,7 @@ def test_pictures(engine) -> None:
 
 def test_stored_results_are_reused_only_with_the_same_perception(dataset: Path, tmp_path: Path) -> None:
     """A resumed perception-mode eval recomputes videos perceived with other weights or concepts
-    (or answered with another soft_fallback)."""
+    (or answered with another soft_fallback, or fitted with other priors)."""
     from physreason.datasets.fileio import write_json
     from physreason.pipeline.evaluate import RESULT_VERSION, VideoJob, _question_key, cached_result
 
@@ -249,9 +270,10 @@ def test_stored_results_are_reused_only_with_the_same_perception(dataset: Path, 
     job = VideoJob(INDICES[0], "video.mp4", "perception", video, path, concepts="learned")
     write_json(path, {"version": RESULT_VERSION, "mode": "perception", "source": "video.mp4",
                       "questions": _question_key(video), "perception": job.perception(), "soft_fallback": True,
-                      "answers": []})
+                      "priors": None, "answers": []})
     assert cached_result(job) is not None
     assert cached_result(replace(job, soft_fallback=False)) is None  # answered otherwise
+    assert cached_result(replace(job, priors="flat")) is None  # fitted otherwise
     assert cached_result(replace(job, concepts=None)) is None
     assert cached_result(replace(job, weights="other")) is None
     assert VideoJob(0, "a.json", "oracle", video, path).perception() is None

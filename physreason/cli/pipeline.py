@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from physreason.cli.physics import PRIORS_HELP
 from physreason.errors import ConfigError
 from physreason.execution import add_backend_arguments
 
@@ -54,7 +55,8 @@ def _cmd_answer(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if not source.exists():
         raise ConfigError(f"{source}: file not found")
-    engine = Engine(weights=args.weights, concepts=concepts_option(args), soft_fallback=not args.strict)
+    engine = Engine(weights=args.weights, concepts=concepts_option(args), soft_fallback=not args.strict,
+                    priors=args.priors)
     if args.question is not None:
         from physreason.reasoning.questions import read_question
 
@@ -128,7 +130,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     config = EvalConfig(Path(args.data_dir), mode=args.mode, split=args.split,
                         questions=Path(args.questions) if args.questions else None, workers=args.workers or 1,
                         limit=args.limit, weights=args.weights, concepts=concepts_option(args),
-                        soft_fallback=not args.strict)
+                        soft_fallback=not args.strict, priors=args.priors)
     if not config.root.is_dir():
         raise ConfigError(f"{config.root}: directory not found")
     with backend_from_args(args) as backend:
@@ -151,7 +153,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from physreason.pipeline.demo import run_demo
 
-    return run_demo(Path(args.out), seed=args.seed, index=args.index, mode=args.mode, trace=not args.no_trace)
+    return run_demo(Path(args.out), seed=args.seed, index=args.index, mode=args.mode, trace=not args.no_trace,
+                    priors=args.priors)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -163,6 +166,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--mode", choices=("auto", "perception", "oracle"), default="auto",
                       help="observe with perception (auto: when installed) or from the ground-truth annotation")
     demo.add_argument("--no-trace", action="store_true", help="do not print the program traces")
+    demo.add_argument("--priors", default=None, help=PRIORS_HELP)
     demo.set_defaults(func=_cmd_demo)
 
     answer = sub.add_parser("answer", help="answer questions about a video (or an annotation JSON: oracle mode)")
@@ -176,6 +180,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     answer.add_argument("--weights", help="perception weights (default: the shipped ones)")
     add_concepts_argument(answer)
     add_strict_argument(answer)
+    answer.add_argument("--priors", default=None, help=PRIORS_HELP)
     answer.set_defaults(func=_cmd_answer)
 
     ev = sub.add_parser("eval", help="answer and score every video of a CLEVRER-layout folder")
@@ -188,6 +193,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--weights", help="perception weights (default: the shipped ones)")
     add_concepts_argument(ev)
     add_strict_argument(ev)
+    ev.add_argument("--priors", default=None, help=PRIORS_HELP)
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.add_argument("--out", required=True, help="RESULTS.json (CLEVRER submission); the report and per-video "
                                                  "results go beside it (RESULTS.report.json, RESULTS.videos/)")

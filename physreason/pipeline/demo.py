@@ -61,8 +61,9 @@ def _ghost_object(worlds) -> int | None:  # (Worlds) -> object id
 
 
 def run_demo(out: Path, seed: int | None = None, index: int | None = None, mode: str = "auto",
-             trace: bool = True) -> int:
-    """Run the demo (module docstring) into ``out``; returns the exit code."""
+             trace: bool = True, priors: str | None = None) -> int:
+    """Run the demo (module docstring) into ``out``; returns the exit code. ``priors``: the physics
+    fit's (see :class:`~physreason.pipeline.engine.Engine`)."""
     from physreason.datasets import files
     from physreason.datasets.layout import DatasetLayout
     from physreason.datasets.questions import read_questions, write_submission
@@ -78,6 +79,7 @@ def run_demo(out: Path, seed: int | None = None, index: int | None = None, mode:
     index = DEMO_INDEX if index is None else index
     if index < 0:
         raise ConfigError(f"--index must be >= 0, got {index}")
+    engine = Engine(priors=priors)  # a bad priors file fails before any work
     t_start = time.perf_counter()
     print(f"1. sample: generating video {index} of seed {seed} (pybullet physics, MuJoCo rendering) ...", flush=True)
     root = _sample(out, seed, index)
@@ -88,7 +90,6 @@ def run_demo(out: Path, seed: int | None = None, index: int | None = None, mode:
     print(f"   {video_path} ({t_sample:.1f} s)")
 
     use_perception = mode == "perception" or (mode == "auto" and _perception_available())
-    engine = Engine()
     if use_perception:
         print("2. perception: detecting, tracking and lifting the objects of the video ...", flush=True)
         engine.observe(video_path, scene_index=index)

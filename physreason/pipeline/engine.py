@@ -118,16 +118,26 @@ class Engine:
     predictive questions; ``soft_fallback``: in :meth:`answer_video`, a question whose program
     cannot run on the objects' words (say it asks for the one red sphere and none was seen) is
     answered by the soft executor on the objects' concept probabilities (the learned concepts'
-    own, one-hot words otherwise) instead of being left unanswered."""
+    own, one-hot words otherwise) instead of being left unanswered; ``priors``: the physics fit's
+    per-material priors, None for the shipped ones, ``"flat"`` for none, or a file made by
+    ``physreason train priors`` (read when the engine is made: a bad file fails at once)."""
 
     weights: str | None = None
     n_future: int = N_FUTURE_FRAMES
     concepts: str | None = None
     soft_fallback: bool = True
+    priors: str | None = None
     observation: Observation | None = field(default=None, init=False)
     worlds: Any = field(default=None, init=False)  # pipeline.worlds.Worlds once fitted
     timings: dict[str, float] = field(default_factory=dict, init=False)
     _reasoning: dict = field(default_factory=dict, init=False, repr=False)
+    _fit_config: Any = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from physreason.physics.fit import FitConfig
+        from physreason.physics.priors import priors_from_option
+
+        self._fit_config = FitConfig(priors=priors_from_option(self.priors))
 
     # ------------------------------------------------------------------ input
     def observe(self, video: str | os.PathLike[str], scene_index: int | None = None) -> Engine:
@@ -175,7 +185,7 @@ class Engine:
         obs = self._need()
         if self.worlds is None or self.worlds.fit is None:
             t0 = time.perf_counter()
-            self.worlds = build_worlds(obs, n_future=self.n_future)
+            self.worlds = build_worlds(obs, n_future=self.n_future, config=self._fit_config)
             self.timings["physics"] = time.perf_counter() - t0
         return self.worlds
 
@@ -257,5 +267,6 @@ class Engine:
 
         config = EvalConfig(Path(data_dir), mode=mode, split=split, workers=workers, limit=limit,
                             questions=Path(questions) if questions is not None else None,
-                            weights=self.weights, concepts=self.concepts, n_future=self.n_future)
+                            weights=self.weights, concepts=self.concepts, n_future=self.n_future,
+                            soft_fallback=self.soft_fallback, priors=self.priors)
         return evaluate_dataset(config, out=Path(out) if out is not None else None, quiet=quiet)

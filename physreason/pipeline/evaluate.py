@@ -46,7 +46,7 @@ RESULT_VERSION = 2
 class EvalConfig:
     """What to evaluate: the videos under ``root`` with questions of ``split`` (or the file
     ``questions``), observed in ``mode``; at most ``limit`` videos (in index order).
-    ``soft_fallback``: see :class:`~physreason.pipeline.engine.Engine`."""
+    ``soft_fallback`` and ``priors``: see :class:`~physreason.pipeline.engine.Engine`."""
 
     root: Path
     mode: str = "perception"
@@ -58,6 +58,7 @@ class EvalConfig:
     n_future: int = N_FUTURE_FRAMES
     concepts: str | None = None
     soft_fallback: bool = True
+    priors: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -83,6 +84,7 @@ class VideoJob:
     threads: int = 0
     concepts: str | None = None
     soft_fallback: bool = True
+    priors: str | None = None
 
     def perception(self) -> dict[str, str | None] | None:
         """What perception ran with (None in oracle mode): a stored result is reused only if equal."""
@@ -193,7 +195,8 @@ def plan(config: EvalConfig, results_dir: Path) -> tuple[list[VideoJob], list[in
         indices = indices[:config.limit]
     threads = 1 if config.workers > 1 else 0
     jobs = [VideoJob(i, str(sources[i]), config.mode, questions[i], str(results_dir / f"video_{i:05d}.json"),
-                     config.weights, config.n_future, threads, config.concepts, config.soft_fallback)
+                     config.weights, config.n_future, threads, config.concepts, config.soft_fallback,
+                     config.priors)
             for i in indices]
     return jobs, missing
 
@@ -214,7 +217,8 @@ def cached_result(job: VideoJob) -> dict | None:
         return None
     if (not isinstance(data, dict) or data.get("version") != RESULT_VERSION or data.get("mode") != job.mode
             or data.get("source") != job.source or data.get("questions") != _question_key(job.questions)
-            or data.get("perception") != job.perception() or data.get("soft_fallback") != job.soft_fallback):
+            or data.get("perception") != job.perception() or data.get("soft_fallback") != job.soft_fallback
+            or data.get("priors") != job.priors):
         return None
     return data
 
@@ -250,9 +254,9 @@ def run_video(job: VideoJob) -> dict:
     t0 = time.perf_counter()
     result: dict = {"version": RESULT_VERSION, "scene_index": job.index, "mode": job.mode, "source": job.source,
                     "questions": _question_key(job.questions), "perception": job.perception(),
-                    "soft_fallback": job.soft_fallback}
+                    "soft_fallback": job.soft_fallback, "priors": job.priors}
     engine = Engine(weights=job.weights, n_future=job.n_future, concepts=job.concepts,
-                    soft_fallback=job.soft_fallback)
+                    soft_fallback=job.soft_fallback, priors=job.priors)
     errors: list[dict] = []
 
     def on_error(question, exc: PhysreasonError) -> None:
@@ -325,8 +329,10 @@ def evaluate_dataset(config: EvalConfig, out: Path | None = None, quiet: bool = 
     ``backend``: a :mod:`physreason.execution` backend (default: local, ``config.workers`` processes)."""
     import tempfile
 
+    from physreason.physics.priors import priors_from_option
     from physreason.reasoning.metrics import evaluate
 
+    priors_from_option(config.priors)  # a bad priors file fails before any video
     t0 = time.perf_counter()
     tmp = None
     if out is None:
