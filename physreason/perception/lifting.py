@@ -43,7 +43,8 @@ CONTACT = 0.3
 estimate; 12-35 px at 480×320, so 4-10 px) of one that may hide it is lifted from its other
 sides. The detector's masks of two objects in contact often leave a band of a few px between
 them, or give the band to the nearer object; on its masks of held-out videos (the farther of two
-objects within 0.65 units) the lift was 0.039-0.042 units off with a fixed 3 px, 0.030 with 8 px."""
+objects within 0.65 units) the lift was 0.039-0.042 units off with a fixed 3 px, 0.026-0.030 with
+this share (0.003-0.004 on ground-truth masks either way; a fixed 8 px doubled that)."""
 
 
 @dataclass(frozen=True)
