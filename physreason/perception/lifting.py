@@ -47,6 +47,11 @@ objects within 0.65 units) the lift was 0.039-0.042 units off with a fixed 3 px,
 this share (0.003-0.004 on ground-truth masks either way; a fixed 8 px doubled that)."""
 
 
+def apparent_radius(centre: np.ndarray, camera: Camera) -> float:
+    """Px that an object's radius (0.2 units) spans at the depth of its centre (3,) in world units."""
+    return camera.focal * OBJECT_RADIUS / max(float(camera.depth(centre)), 1e-6)
+
+
 @dataclass(frozen=True)
 class MaskCentre:
     """A mask's centre point ``uv`` (2,) in px, its ``area`` in px, and whether it touches the border."""
@@ -183,8 +188,7 @@ def mask_centre(mask: np.ndarray, camera: Camera, border: int = 2) -> MaskCentre
     cut = (cols.min() < border, cols.max() >= w - border, rows.min() < border, rows.max() >= h - border)
     if any(cut):
         for _ in range(2):
-            centre = camera.backproject(uv, CENTRE_HEIGHT)
-            radius = camera.focal * OBJECT_RADIUS / max(float(camera.depth(centre)), 1e-6)
+            radius = apparent_radius(camera.backproject(uv, CENTRE_HEIGHT), camera)
             if cut[0] != cut[1]:
                 uv[0] = cols.max() + 1 - radius if cut[0] else cols.min() + radius
             if cut[2] != cut[3]:
@@ -210,8 +214,7 @@ def mask_position(mask: np.ndarray, shape: str, camera: Camera, lowest: np.ndarr
     centre = mask_centre(mask, camera, border)
     xy = lift_points(centre.uv, camera)
     rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-    radius = camera.focal * OBJECT_RADIUS / max(float(camera.depth(np.append(xy, CENTRE_HEIGHT))), 1e-6)
-    near_px = max(1, int(round(contact * radius)))
+    near_px = max(1, int(round(contact * apparent_radius(np.append(xy, CENTRE_HEIGHT), camera))))
     pad = near_px + 1
     h, w = mask.shape
     window = (slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)),
