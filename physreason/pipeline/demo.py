@@ -137,21 +137,23 @@ def run_demo(out: Path, seed: int | None = None, index: int | None = None, mode:
 
                 print("   " + format_trace(execute(q.program or (), world)).replace("\n", "\n   "))
         else:
-            from physreason.reasoning.executor import execute_choice
+            from physreason.reasoning.executor import execute_choices
             from physreason.reasoning.questions import parse_choice, parse_question
 
             predicted = dict(a.choices or ())
-            for c in q.choices or ():
+            results = None
+            if trace:
+                try:
+                    results = execute_choices(q.program or parse_question(q.question),
+                                              [c.program or parse_choice(c.choice) for c in q.choices or ()], world)
+                except ExecutionError as exc:
+                    print(f"   (cannot run: {exc})")
+            for k, c in enumerate(q.choices or ()):
                 ok = predicted.get(c.choice_id) == c.answer
                 print(f"   {predicted.get(c.choice_id, '?'):<8} {c.choice}   "
                       f"{'RIGHT' if ok else f'WRONG (expected {c.answer})'}")
-                if trace:
-                    try:
-                        result = execute_choice(q.program or parse_question(q.question),
-                                                c.program or parse_choice(c.choice), world)
-                        print("      " + format_trace(result).replace("\n", "\n      "))
-                    except ExecutionError as exc:
-                        print(f"      (cannot run: {exc})")
+                if results is not None:
+                    print("      " + format_trace(results[k]).replace("\n", "\n      "))
     metrics = evaluate([questions], [answers])
 
     print("\n5. pictures", flush=True)

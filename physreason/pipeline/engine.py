@@ -204,7 +204,7 @@ class Engine:
     # ------------------------------------------------------------------ reasoning
     def answer(self, question: str, choices: Sequence[str] | None = None) -> QuestionResult:
         """Answer a question in words; multiple-choice questions take their options in ``choices``."""
-        from physreason.reasoning.executor import execute, execute_choice
+        from physreason.reasoning.executor import execute, execute_choices
         from physreason.reasoning.questions import parse_choice_tree, read_question
 
         parsed = read_question(question)
@@ -220,8 +220,8 @@ class Engine:
             if not choices:
                 raise ConfigError(f"a {parsed.question_type} question needs at least one choice")
             trees = [parse_choice_tree(text) for text in choices]
-            results = tuple(ChoiceResult(text, r.answer, r) for text, r in
-                            ((text, execute_choice(parsed.tree, tree, world)) for text, tree in zip(choices, trees)))
+            results = tuple(ChoiceResult(text, r.answer, r)
+                            for text, r in zip(choices, execute_choices(parsed.tree, trees, world)))
             out = QuestionResult(question, parsed.question_type, choices=results)
         self.timings["reasoning"] = self.timings.get("reasoning", 0.0) + time.perf_counter() - t0
         return out

@@ -9,6 +9,7 @@ operator and the reason; the caller decides whether that counts as a wrong answe
 
 A multiple-choice option runs its choice program, then the question program on its value; the
 question's yes/no becomes correct/wrong. Every run records a trace, one step per operator.
+A question asking which event will happen next names one that does (:func:`execute_choices`).
 """
 
 from __future__ import annotations
@@ -318,6 +319,38 @@ def execute_choice(question: Program, choice: Program, world: ReasoningWorld) ->
     return ExecutionResult("correct" if result.answer == "yes" else "wrong", result.trace)
 
 
+NEXT_EVENT: tuple[str, ...] = ("unseen_events", "belong_to")
+"""The program of 'What / Which event will happen next?': the option among the unseen events."""
+
+
+def execute_choices(question: Program, choices: Sequence[Program], world: ReasoningWorld) -> tuple[ExecutionResult, ...]:
+    """Run every option of a multiple-choice question (:func:`execute_choice`).
+
+    A question asking which event will happen next (:data:`NEXT_EVENT`) names an event that
+    does happen. When the predicted future has none of its options (a graze the prediction
+    passes by a few hundredths of a unit, say), the collision option whose two objects come
+    closest in the predicted future (``world.unseen_approach``) is the one taken as correct; its
+    trace ends with a ``closest_approach`` step saying so.
+    """
+    results = [execute_choice(question, choice, world) for choice in choices]
+    if (world.unseen_approach is None or any(r.answer == "correct" for r in results)
+            or program_tree(question, slot=True) != program_tree(NEXT_EVENT, slot=True)):
+        return tuple(results)
+    nearest: tuple[float, int, int, WorldEvent] | None = None
+    for k, choice in enumerate(choices):
+        event = _Run(world).eval(program_tree(choice))
+        if isinstance(event, WorldEvent) and event.kind == "collision" and event.objects in world.unseen_approach:
+            distance, frame = world.unseen_approach[event.objects]
+            if nearest is None or distance < nearest[0]:
+                nearest = (distance, frame, k, event)
+    if nearest is not None:
+        distance, frame, k, event = nearest
+        step = TraceStep("closest_approach", (describe_event(event, world),),
+                         f"centres {distance:.2f} units apart at frame {frame}, the nearest of the options")
+        results[k] = ExecutionResult("correct", results[k].trace + (step,))
+    return tuple(results)
+
+
 def format_trace(result: ExecutionResult) -> str:
     """The trace as numbered lines, 'n. op(inputs) -> output', then the answer."""
     lines = [f"{n:3d}. {step.operator}({', '.join(step.inputs)}) -> {step.output}"
@@ -332,15 +365,17 @@ def answer_question(question: Question, world: Any, run: Callable | None = None,
     """Answer a descriptive or multiple-choice question; programs missing from the file are parsed
     from the text. Raises ExecutionError (or ParseError) when a program cannot run. ``run(program,
     world)`` and ``run_choice(question program, choice program, world)`` give results with an
-    ``answer`` (default :func:`execute` and :func:`execute_choice`; the soft executor's run on a
-    ``ConceptWorld``)."""
-    run, run_choice = run or execute, run_choice or execute_choice
+    ``answer`` (default :func:`execute` and :func:`execute_choices`; the soft executor's run on a
+    ``ConceptWorld``, option by option)."""
+    run = run or execute
     program = question.program or parse_question(question.question)
     if not question.is_multiple_choice:
         return Answer(question.question_id, answer=run(program, world).answer)
-    choices = tuple((c.choice_id, run_choice(program, c.program or parse_choice(c.choice), world).answer)
-                    for c in question.choices or ())
-    return Answer(question.question_id, choices=choices)
+    options = [c.program or parse_choice(c.choice) for c in question.choices or ()]
+    results = (execute_choices(program, options, world) if run_choice is None
+               else [run_choice(program, option, world) for option in options])
+    return Answer(question.question_id, choices=tuple((c.choice_id, r.answer)
+                                                      for c, r in zip(question.choices or (), results)))
 
 
 def answer_video(video: VideoQuestions, world: ReasoningWorld | Callable[[Question], ReasoningWorld | None],

@@ -11,7 +11,8 @@ A :class:`ReasoningWorld` holds what the operators need and nothing else:
   pseudo-event at frame 0 and ``end`` at frame :data:`END_FRAME` (125) clipped to the video's
   last frame;
 - the unseen events: predicted in/out/collision events with frame ``>= n_observed``, taken from
-  the factual future world (``None`` when no future was given);
+  the factual future world (``None`` when no future was given), and, from the same world, how
+  close each pair of objects comes in those frames (``unseen_approach``);
 - per removed object, the object pairs that collide in the counterfactual rollout without it,
   counting only collisions with frame ``< counterfactual_window``. The default window is the
   observed one (``n_observed`` frames), so a counterfactual question asks about the same 5 s
@@ -26,7 +27,7 @@ so the threshold only decides the last instants of an object sliding to a stop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import combinations
@@ -35,7 +36,7 @@ from types import MappingProxyType
 import networkx as nx
 import numpy as np
 
-from physreason.datasets.records import Counterfactuals, Event, ObjectInfo, Observation, World
+from physreason.datasets.records import Counterfactuals, Event, ObjectInfo, Observation, Track, World
 from physreason.datasets.vocab import END_FRAME
 from physreason.errors import ConfigError
 from physreason.reasoning import causal
@@ -77,7 +78,11 @@ def _sorted(events: list[WorldEvent]) -> tuple[WorldEvent, ...]:
 @dataclass(frozen=True, eq=False)
 class ReasoningWorld:
     """Objects, per-frame visibility (N, F) and planar speed (N, F) over the observed frames,
-    and the event lists; see the module docstring. Build it with :meth:`from_records`."""
+    and the event lists; see the module docstring. Build it with :meth:`from_records`.
+
+    ``unseen_approach``: per pair of object ids (sorted), the smallest distance (units) between
+    their centres in the predicted future (frames ``>= n_observed``) and the frame where it is
+    reached; None when no future was given."""
 
     scene_index: int
     objects: tuple[ObjectInfo, ...]
@@ -88,6 +93,7 @@ class ReasoningWorld:
     counterfactual: Mapping[int, frozenset[frozenset[int]]] | None
     moving_speed: float = MOVING_SPEED
     never_seen: tuple[ObjectInfo, ...] = ()
+    unseen_approach: Mapping[tuple[int, int], tuple[float, int]] | None = None
     _by_id: dict[int, ObjectInfo] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -114,10 +120,11 @@ class ReasoningWorld:
         last = n_observed - 1
         events = _world_events(observation.events, stop=n_observed)
         events += [WorldEvent("start", 0), WorldEvent("end", min(END_FRAME, last))]
-        unseen = None
+        unseen = approach = None
         if future is not None:
             _check_same_scene(observation, future.observation, "future world")
             unseen = _sorted(_world_events(future.observation.events, first=n_observed))
+            approach = MappingProxyType(closest_approaches(future.observation.tracks, n_observed))
         outcomes = None
         if counterfactuals is not None:
             if counterfactuals.scene_index != observation.scene_index:
@@ -126,7 +133,7 @@ class ReasoningWorld:
             outcomes = _collision_pairs(counterfactuals, n_observed if counterfactual_window is None
                                         else counterfactual_window)
         return cls(observation.scene_index, seen, visible, speed, _sorted(events), unseen, outcomes, moving_speed,
-                   never_seen)
+                   never_seen, approach)
 
     @property
     def n_observed(self) -> int:
@@ -166,6 +173,28 @@ class ReasoningWorld:
     def causal_graph(self) -> nx.DiGraph:
         """The causal graph of the factual events (observed and, if given, unseen)."""
         return causal.causal_graph([*self.events, *(self.unseen or ())])
+
+
+def closest_approaches(tracks: Sequence[Track], first: int = 0) -> dict[tuple[int, int], tuple[float, int]]:
+    """Per pair of objects (ids sorted) whose tracks both have finite positions at some frame
+    ``>= first``: the smallest distance (units) between their centres over those frames, and the
+    first frame where it is reached."""
+    n_frames = max((tr.first_frame + tr.n_frames for tr in tracks), default=0)
+    if n_frames <= first:
+        return {}
+    pos = np.full((n_frames - first, len(tracks), 2), np.nan)
+    for k, tr in enumerate(tracks):
+        lo, hi = max(first, tr.first_frame), tr.first_frame + tr.n_frames
+        if hi > lo:
+            pos[lo - first:hi - first, k] = tr.xy[lo - tr.first_frame:]
+    out = {}
+    for a, b in combinations(range(len(tracks)), 2):
+        dist = np.linalg.norm(pos[:, a] - pos[:, b], axis=1)
+        if np.isfinite(dist).any():
+            k = int(np.nanargmin(dist))
+            ids = tuple(sorted((tracks[a].object_id, tracks[b].object_id)))
+            out[ids] = (float(dist[k]), first + k)
+    return out
 
 
 def _collision_pairs(counterfactuals: Counterfactuals, stop: int) -> Mapping[int, frozenset[frozenset[int]]]:

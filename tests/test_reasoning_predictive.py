@@ -1,0 +1,100 @@
+"""Predictive questions name one event: closest approaches in the predicted future, and the
+option picked when the prediction has none of a question's options.
+
+The scene: 100 observed frames, 60 predicted. #0 red cube at rest at the origin; #1 blue sphere
+passes it at x = 0.45 (closest at frame 130); #2 green cylinder passes it at x = -0.80 (closest at
+frame 140); #3 yellow sphere runs into #2's path and, in the futures that say so, hits it at 150.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from physreason.datasets.questions import Choice, Question
+from physreason.datasets.records import (CounterfactualOutcome, Counterfactuals, Event, ObjectInfo, Observation,
+                                         Track, World)
+from physreason.reasoning.executor import answer_question, execute_choices, format_trace
+from physreason.reasoning.questions import parse_choice, parse_question
+from physreason.reasoning.world import ReasoningWorld, closest_approaches
+
+N_OBSERVED, N_TOTAL = 100, 160
+OBJECTS = (ObjectInfo(0, "red", "metal", "cube"), ObjectInfo(1, "blue", "rubber", "sphere"),
+           ObjectInfo(2, "green", "rubber", "cylinder"), ObjectInfo(3, "yellow", "metal", "sphere"))
+NEXT = "What will happen next?"
+HITS = "The red cube and the blue sphere collide"  # the nearest miss: 0.45 apart
+MISSES = "The red cube collides with the green cylinder"  # 0.80 apart
+
+
+def _track(k: int, xy: np.ndarray, first_frame: int = 0) -> Track:
+    position = np.column_stack([xy, np.full(len(xy), 0.2)])
+    zeros = np.zeros_like(position)
+    return Track(k, position, np.gradient(position, axis=0) * 25.0, zeros, zeros, np.ones(len(xy), bool), first_frame)
+
+
+def _observation(n: int, collisions: tuple[Event, ...] = ()) -> Observation:
+    t = np.arange(n, dtype=float)
+    tracks = (_track(0, np.zeros((n, 2))),
+              _track(1, np.column_stack([np.full(n, 0.45), (t - 130) * 0.05])),
+              _track(2, np.column_stack([np.full(n, -0.8), (t - 140) * 0.05])),
+              _track(3, np.column_stack([-0.8 + (150 - t) * 0.05, np.full(n, 0.5)])))
+    return Observation(0, OBJECTS, tracks, collisions, n)
+
+
+def _world(future_collisions: tuple[Event, ...] = ()) -> ReasoningWorld:
+    return ReasoningWorld.from_records(_observation(N_OBSERVED), World(_observation(N_TOTAL, future_collisions)))
+
+
+def _answers(question: str, choices: list[str], world: ReasoningWorld) -> list[str]:
+    return [r.answer for r in execute_choices(parse_question(question), [parse_choice(c) for c in choices], world)]
+
+
+def test_closest_approaches_from_a_frame_on() -> None:
+    tracks = _observation(N_TOTAL).tracks
+    approach = closest_approaches(tracks, N_OBSERVED)
+    assert set(approach) == {(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)}
+    assert approach[(0, 1)] == pytest.approx((0.45, 130))
+    assert approach[(0, 2)] == pytest.approx((0.80, 140))
+    # before frame 100 the sphere was far: counting from frame 0 gives the same, after 140 it is gone
+    assert closest_approaches(tracks, 0)[(0, 1)] == pytest.approx((0.45, 130))
+    assert closest_approaches(tracks, 141)[(0, 1)][0] == pytest.approx(np.hypot(0.45, 0.55))
+    # a track that starts late or ends early only counts where it exists; one ended before `first`, nowhere
+    late = _track(1, tracks[1].xy[135:], first_frame=135)
+    early = _track(2, tracks[2].xy[:90])
+    approach = closest_approaches((tracks[0], late, early), N_OBSERVED)
+    assert approach[(0, 1)] == pytest.approx((np.hypot(0.45, 0.25), 135))
+    assert set(approach) == {(0, 1)}
+    assert closest_approaches(tracks, N_TOTAL) == {}
+
+
+def test_next_event_with_no_option_predicted_picks_the_nearest() -> None:
+    world = _world()
+    assert world.unseen_approach is not None and world.unseen_approach[(0, 1)] == pytest.approx((0.45, 130))
+    results = execute_choices(parse_question(NEXT), [parse_choice(MISSES), parse_choice(HITS)], world)
+    assert [r.answer for r in results] == ["wrong", "correct"]
+    trace = format_trace(results[1])
+    assert "closest_approach(collision(red metal cube #0, blue rubber sphere #1)) -> centres 0.45 units apart " \
+           "at frame 130, the nearest of the options" in trace
+    assert "closest_approach" not in format_trace(results[0])
+
+
+def test_next_event_predicted_is_kept_as_the_simulation_says() -> None:
+    world = _world((Event("collision", 150, (2, 3)),))
+    assert _answers(NEXT, [HITS, "The green cylinder and the yellow sphere collide"], world) == ["wrong", "correct"]
+
+
+@pytest.mark.parametrize("question", [
+    "If the yellow sphere is removed, what will happen?",  # counterfactual: options are independent
+    "Which of the following is responsible for the collision between the green cylinder and the yellow sphere?",
+])
+def test_other_questions_may_have_no_option_true(question: str) -> None:
+    nothing_collides = Counterfactuals(0, N_TOTAL, tuple(CounterfactualOutcome(k, (), ()) for k in range(4)))
+    world = ReasoningWorld.from_records(_observation(N_OBSERVED, (Event("collision", 90, (2, 3)),)),
+                                        World(_observation(N_TOTAL)), nothing_collides)
+    assert world.unseen_approach is not None
+    assert _answers(question, [HITS, MISSES], world) == ["wrong", "wrong"]
+
+
+def test_answer_question_applies_the_rule() -> None:
+    question = Question(0, NEXT, "predictive", choices=(Choice(0, MISSES), Choice(1, HITS)))
+    assert answer_question(question, _world()).choices == ((0, "wrong"), (1, "correct"))
