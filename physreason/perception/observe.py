@@ -3,7 +3,8 @@
 Steps: decode and lift every detection's mask (:mod:`.lifting`), track (:mod:`.tracking`),
 smooth each track's detections whose attributes agree with its voted ones (the others, often
 false positives, are bridged like missed frames) and fill every frame, clean visibility with
-hysteresis and find collision candidates (:mod:`.events`). Perception does not estimate
+hysteresis and find collision candidates (:mod:`.events`), then re-estimate positions and
+velocities between each object's collisions. Perception does not estimate
 orientation: orientations and angular velocities are zero. Objects are numbered in order of their first detection.
 """
 
@@ -19,8 +20,8 @@ from physreason.datasets.records import ObjectInfo, Observation, Track
 from physreason.datasets.shapes import get_shape
 from physreason.errors import ConfigError, FormatError
 from physreason.perception.events import clean_visibility, collision_candidates
-from physreason.perception.lifting import (CENTRE_HEIGHT, CONTACT, centre_in_view, mask_position, smooth_track,
-                                          still_frames)
+from physreason.perception.lifting import (CENTRE_HEIGHT, CONTACT, centre_in_view, mask_position, piecewise_motion,
+                                          smooth_track, still_frames)
 from physreason.perception.tracking import ATTRIBUTES, VOCABULARY, Detection, TrackerConfig, track
 
 
@@ -42,7 +43,11 @@ class PerceptionConfig:
     this far inside the image is *interior*, and a gap of any length between two interior
     detections is bridged as visible (the object was hidden, not gone); ``contact``: a mask
     within this share of the object's apparent radius of one that may hide it is lifted by a
-    silhouette fit leaving out its sides that close (:func:`.lifting.mask_position`)."""
+    silhouette fit leaving out its sides that close (:func:`.lifting.mask_position`);
+    ``half_window``, ``velocity_half_window`` and ``contact_guard``: once collisions are found,
+    the observation's positions and velocities are line fits piece by piece between each
+    object's collisions (:func:`.lifting.piecewise_motion`); collision candidates read the
+    smoother's."""
 
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     min_score: float = 0.05
@@ -59,6 +64,9 @@ class PerceptionConfig:
     still_radius: float = 0.035
     min_gap: int = 12
     contact: float = CONTACT
+    half_window: int = 4
+    velocity_half_window: int = 10
+    contact_guard: int = 4
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.window % 2 == 0 or not 0 <= self.polyorder < self.window:
@@ -158,7 +166,7 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
         raise ConfigError(f"observe needs n_frames >= 1 and scene_index >= 0, got {n_frames} and {scene_index}")
     tracklets = track(detections(proposals, camera, n_frames, config.min_score, config.contact),
                        config.tracker)
-    objects, tracks, positions, velocities, visible = [], [], [], [], []
+    objects, tracks, positions, velocities, visible, measured = [], [], [], [], [], []
     ids: dict[tuple[int, int], int] = {}
     for tr in tracklets:
         agree = np.array([_agrees(d, tr.voted, config.min_agreement, config.trusted_score) for d in tr.detections])
@@ -170,22 +178,25 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
                              for d in kept])
         est = smooth_track(np.asarray(tr.frames)[agree], np.array([d.xy for d in kept]),
                            n_frames, config.window, config.polyorder, config.max_gap, interior)
-        velocity = np.where(still_frames(est.position, config.still_window, config.still_radius)[:, None], 0.0,
-                            est.velocity)
         # visible as the annotations define it: seen, and the centre projects inside the image
         in_view = centre_in_view(est.position, camera, config.view_window, config.view_margin)
         vis = clean_visibility(est.seen & in_view, config.min_run, config.min_gap)
         if not vis.any():
             continue
-        k = len(objects)
-        ids.update({(d.frame, d.index): k for d in tr.detections})
-        objects.append(ObjectInfo(k, *tr.key))
-        zeros = np.zeros((n_frames, 3))
-        tracks.append(Track(k, np.column_stack([est.position, np.full(n_frames, CENTRE_HEIGHT)]),
-                            np.column_stack([velocity, np.zeros(n_frames)]), zeros, zeros, vis))
+        ids.update({(d.frame, d.index): len(objects) for d in tr.detections})
+        objects.append(ObjectInfo(len(objects), *tr.key))
+        measured.append(np.isin(np.arange(n_frames), np.asarray(tr.frames)[agree]))
         positions.append(est.position)
         velocities.append(est.velocity)
         visible.append(vis)
     radii = [get_shape(obj.shape).bounding_radius() for obj in objects]
     collisions = tuple(collision_candidates(positions, velocities, visible, radii=radii))
+    zeros = np.zeros((n_frames, 3))
+    for k in range(len(objects)):
+        contacts = [e.frame for e in collisions if k in e.objects]
+        position, velocity = piecewise_motion(positions[k], velocities[k], measured[k], contacts,
+                                              config.half_window, config.velocity_half_window, config.contact_guard)
+        velocity[still_frames(position, config.still_window, config.still_radius)] = 0.0
+        tracks.append(Track(k, np.column_stack([position, np.full(n_frames, CENTRE_HEIGHT)]),
+                            np.column_stack([velocity, np.zeros(n_frames)]), zeros, zeros, visible[k]))
     return Observation(scene_index, tuple(objects), tuple(tracks), collisions, n_frames, camera), ids
