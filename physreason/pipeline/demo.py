@@ -72,8 +72,9 @@ def run_demo(out: Path, seed: int | None = None, index: int | None = None, mode:
     from physreason.pipeline.draw import annotated_frames, trajectory_plot
     from physreason.pipeline.engine import Engine
     from physreason.pipeline.export import export_scene
-    from physreason.reasoning.executor import ExecutionError, format_trace
+    from physreason.reasoning.executor import ExecutionError, format_trace, run_question
     from physreason.reasoning.metrics import evaluate, format_table
+    from physreason.reasoning.questions import parse_choice, parse_question
 
     seed = DEMO_SEED if seed is None else seed
     index = DEMO_INDEX if index is None else index
@@ -133,21 +134,20 @@ def run_demo(out: Path, seed: int | None = None, index: int | None = None, mode:
             ok = a.answer == q.answer
             print(f"   answer: {a.answer}   {'RIGHT' if ok else f'WRONG (expected {q.answer})'}")
             if trace:
-                from physreason.reasoning.executor import execute
-
-                print("   " + format_trace(execute(q.program or (), world)).replace("\n", "\n   "))
+                try:
+                    result = run_question(q.program or parse_question(q.question), None, world)[0]
+                    print("   " + format_trace(result).replace("\n", "\n   "))
+                except ExecutionError as exc:
+                    print(f"   (cannot run: {exc}; answered by the soft executor)")
         else:
-            from physreason.reasoning.executor import execute_choices
-            from physreason.reasoning.questions import parse_choice, parse_question
-
             predicted = dict(a.choices or ())
             results = None
             if trace:
                 try:
-                    results = execute_choices(q.program or parse_question(q.question),
-                                              [c.program or parse_choice(c.choice) for c in q.choices or ()], world)
+                    results = run_question(q.program or parse_question(q.question),
+                                           [c.program or parse_choice(c.choice) for c in q.choices or ()], world)
                 except ExecutionError as exc:
-                    print(f"   (cannot run: {exc})")
+                    print(f"   (cannot run: {exc}; answered by the soft executor)")
             for k, c in enumerate(q.choices or ()):
                 ok = predicted.get(c.choice_id) == c.answer
                 print(f"   {predicted.get(c.choice_id, '?'):<8} {c.choice}   "

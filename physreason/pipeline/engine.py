@@ -204,7 +204,7 @@ class Engine:
     # ------------------------------------------------------------------ reasoning
     def answer(self, question: str, choices: Sequence[str] | None = None) -> QuestionResult:
         """Answer a question in words; multiple-choice questions take their options in ``choices``."""
-        from physreason.reasoning.executor import execute, execute_choices
+        from physreason.reasoning.executor import run_question
         from physreason.reasoning.questions import parse_choice_tree, read_question
 
         parsed = read_question(question)
@@ -214,14 +214,14 @@ class Engine:
         if parsed.question_type == "descriptive":
             if choices:
                 raise ConfigError("a descriptive question takes no choices")
-            result = execute(parsed.tree, world)
+            result = run_question(parsed.tree, None, world)[0]
             out = QuestionResult(question, parsed.question_type, result.answer, execution=result)
         else:
             if not choices:
                 raise ConfigError(f"a {parsed.question_type} question needs at least one choice")
             trees = [parse_choice_tree(text) for text in choices]
             results = tuple(ChoiceResult(text, r.answer, r)
-                            for text, r in zip(choices, execute_choices(parsed.tree, trees, world)))
+                            for text, r in zip(choices, run_question(parsed.tree, trees, world)))
             out = QuestionResult(question, parsed.question_type, choices=results)
         self.timings["reasoning"] = self.timings.get("reasoning", 0.0) + time.perf_counter() - t0
         return out

@@ -9,7 +9,9 @@ operator and the reason; the caller decides whether that counts as a wrong answe
 
 A multiple-choice option runs its choice program, then the question program on its value; the
 question's yes/no becomes correct/wrong. Every run records a trace, one step per operator.
-A question asking which event will happen next names one that does (:func:`execute_choices`).
+A question asking which event will happen next names one that does (:func:`execute_choices`),
+and a question about "the collision between X and Y" presupposes that it happened
+(:func:`presupposed_collision`, used when answering questions, not by :func:`execute`).
 """
 
 from __future__ import annotations
@@ -323,7 +325,8 @@ NEXT_EVENT: tuple[str, ...] = ("unseen_events", "belong_to")
 """The program of 'What / Which event will happen next?': the option among the unseen events."""
 
 
-def execute_choices(question: Program, choices: Sequence[Program], world: ReasoningWorld) -> tuple[ExecutionResult, ...]:
+def execute_choices(question: Program, choices: Sequence[Program],
+                    world: ReasoningWorld) -> tuple[ExecutionResult, ...]:
     """Run every option of a multiple-choice question (:func:`execute_choice`).
 
     A question asking which event will happen next (:data:`NEXT_EVENT`) names an event that
@@ -351,6 +354,78 @@ def execute_choices(question: Program, choices: Sequence[Program], world: Reason
     return tuple(results)
 
 
+def _between(expr: Expr) -> tuple[Expr, Expr] | None:
+    """The two object subtrees of ``unique(filter_collision(filter_collision(events(), A), B))``,
+    "the collision between A and B", else None."""
+    if not (isinstance(expr, Node) and expr.op == "unique" and len(expr.args) == 1):
+        return None
+    outer = expr.args[0]
+    if not (isinstance(outer, Node) and outer.op == "filter_collision" and len(outer.args) == 2):
+        return None
+    inner = outer.args[0]
+    if not (isinstance(inner, Node) and inner.op == "filter_collision" and len(inner.args) == 2
+            and inner.args[0] == Node("events")):
+        return None
+    return inner.args[1], outer.args[1]
+
+
+def presupposed_collision(program: Program, world: ReasoningWorld, slot: bool = False) -> WorldEvent | None:
+    """The collision a program presupposes but the world lacks, dated at the two objects' closest approach.
+
+    A program asking about "the collision between A and B" (``unique`` of the collisions of
+    two unique objects) presupposes that they collided. If the world has no such collision
+    (perception missed it), this is the collision of A and B at the frame where their centres
+    came closest while both were in view (``world.observed_approach``). None if the program
+    has no such part with no collision, or its objects cannot be found, or were never both in
+    view. ``slot``: a multiple-choice question program.
+    """
+    stack = [program_tree(program, slot=slot)]
+    while stack:
+        expr = stack.pop()
+        if not isinstance(expr, Node):
+            continue
+        stack.extend(expr.args)
+        between = _between(expr)
+        if between is None:
+            continue
+        try:
+            if _Run(world).eval(expr.args[0]):
+                continue
+            a, b = (_Run(world).eval(arg) for arg in between)
+        except (ExecutionError, ParseError):
+            continue
+        if isinstance(a, ObjectInfo) and isinstance(b, ObjectInfo) and a.id != b.id:
+            pair = tuple(sorted((a.id, b.id)))
+            if pair in world.observed_approach:
+                return WorldEvent("collision", world.observed_approach[pair][1], pair)
+    return None
+
+
+def run_question(program: Program, choices: Sequence[Program] | None,
+                 world: ReasoningWorld) -> tuple[ExecutionResult, ...]:
+    """The result of a descriptive ``program`` (``choices`` None), or of each of its options.
+
+    Where the program cannot run because a collision it presupposes is not in the world
+    (:func:`presupposed_collision`), it runs again on the world with that collision added; each
+    trace then starts with a ``presuppose`` step naming it.
+    """
+    def run(target: ReasoningWorld) -> tuple[ExecutionResult, ...]:
+        if choices is None:
+            return (execute(program, target),)
+        return execute_choices(program, choices, target)
+
+    try:
+        return run(world)
+    except ExecutionError:
+        event = presupposed_collision(program, world, slot=choices is not None)
+        if event is None:
+            raise
+    distance = world.observed_approach[event.objects][0]
+    step = TraceStep("presuppose", (describe_event(event, world),),
+                     f"not seen; assumed where they came closest ({distance:.2f} units apart)")
+    return tuple(ExecutionResult(r.answer, (step, *r.trace)) for r in run(world.with_event(event)))
+
+
 def format_trace(result: ExecutionResult) -> str:
     """The trace as numbered lines, 'n. op(inputs) -> output', then the answer."""
     lines = [f"{n:3d}. {step.operator}({', '.join(step.inputs)}) -> {step.output}"
@@ -363,17 +438,21 @@ def format_trace(result: ExecutionResult) -> str:
 def answer_question(question: Question, world: Any, run: Callable | None = None,
                     run_choice: Callable | None = None) -> Answer:
     """Answer a descriptive or multiple-choice question; programs missing from the file are parsed
-    from the text. Raises ExecutionError (or ParseError) when a program cannot run. ``run(program,
-    world)`` and ``run_choice(question program, choice program, world)`` give results with an
-    ``answer`` (default :func:`execute` and :func:`execute_choices`; the soft executor's run on a
-    ``ConceptWorld``, option by option)."""
-    run = run or execute
+    from the text. Raises ExecutionError (or ParseError) when a program cannot run. By default
+    the programs run by :func:`run_question`; ``run(program, world)`` and ``run_choice(question
+    program, choice program, world)``, given together, run them instead (the soft executor's
+    runs on a ``ConceptWorld``, option by option), giving results with an ``answer``."""
     program = question.program or parse_question(question.question)
-    if not question.is_multiple_choice:
-        return Answer(question.question_id, answer=run(program, world).answer)
-    options = [c.program or parse_choice(c.choice) for c in question.choices or ()]
-    results = (execute_choices(program, options, world) if run_choice is None
-               else [run_choice(program, option, world) for option in options])
+    options = [c.program or parse_choice(c.choice) for c in question.choices or ()] \
+        if question.is_multiple_choice else None
+    if run is None or run_choice is None:
+        results = run_question(program, options, world)
+    elif options is None:
+        results = (run(program, world),)
+    else:
+        results = tuple(run_choice(program, option, world) for option in options)
+    if options is None:
+        return Answer(question.question_id, answer=results[0].answer)
     return Answer(question.question_id, choices=tuple((c.choice_id, r.answer)
                                                       for c, r in zip(question.choices or (), results)))
 

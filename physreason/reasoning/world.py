@@ -13,6 +13,8 @@ A :class:`ReasoningWorld` holds what the operators need and nothing else:
 - the unseen events: predicted in/out/collision events with frame ``>= n_observed``, taken from
   the factual future world (``None`` when no future was given), and, from the same world, how
   close each pair of objects comes in those frames (``unseen_approach``);
+- how close each pair of objects comes while both are in view in the observed frames
+  (``observed_approach``), where a question may presuppose a collision perception missed;
 - per removed object, the object pairs that collide in the counterfactual rollout without it,
   counting only collisions with frame ``< counterfactual_window``. The default window is the
   observed one (``n_observed`` frames), so a counterfactual question asks about the same 5 s
@@ -28,7 +30,7 @@ so the threshold only decides the last instants of an object sliding to a stop.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import combinations
 from types import MappingProxyType
@@ -82,7 +84,8 @@ class ReasoningWorld:
 
     ``unseen_approach``: per pair of object ids (sorted), the smallest distance (units) between
     their centres in the predicted future (frames ``>= n_observed``) and the frame where it is
-    reached; None when no future was given."""
+    reached; None when no future was given. ``observed_approach``: the same over the observed
+    frames where both objects are visible."""
 
     scene_index: int
     objects: tuple[ObjectInfo, ...]
@@ -94,6 +97,7 @@ class ReasoningWorld:
     moving_speed: float = MOVING_SPEED
     never_seen: tuple[ObjectInfo, ...] = ()
     unseen_approach: Mapping[tuple[int, int], tuple[float, int]] | None = None
+    observed_approach: Mapping[tuple[int, int], tuple[float, int]] = field(default_factory=dict)
     _by_id: dict[int, ObjectInfo] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -132,8 +136,9 @@ class ReasoningWorld:
                                   f"the observation of scene {observation.scene_index}")
             outcomes = _collision_pairs(counterfactuals, n_observed if counterfactual_window is None
                                         else counterfactual_window)
+        observed = MappingProxyType(closest_approaches(observation.tracks, 0, n_observed, visible_only=True))
         return cls(observation.scene_index, seen, visible, speed, _sorted(events), unseen, outcomes, moving_speed,
-                   never_seen, approach)
+                   never_seen, approach, observed)
 
     @property
     def n_observed(self) -> int:
@@ -164,6 +169,10 @@ class ReasoningWorld:
         """Visible at some frame and moving at none where it is visible."""
         return bool(self.visible[obj.id].any()) and not self.ever_moving(obj)
 
+    def with_event(self, event: WorldEvent) -> ReasoningWorld:
+        """This world with one more observed event (its causal graph rebuilt)."""
+        return replace(self, events=_sorted([*self.events, event]))
+
     def all_events(self) -> tuple[WorldEvent, ...]:
         """Every unordered pair of seen objects as a hypothetical, frameless collision."""
         ids = sorted(o.id for o in self.objects)
@@ -175,18 +184,22 @@ class ReasoningWorld:
         return causal.causal_graph([*self.events, *(self.unseen or ())])
 
 
-def closest_approaches(tracks: Sequence[Track], first: int = 0) -> dict[tuple[int, int], tuple[float, int]]:
-    """Per pair of objects (ids sorted) whose tracks both have finite positions at some frame
-    ``>= first``: the smallest distance (units) between their centres over those frames, and the
-    first frame where it is reached."""
+def closest_approaches(tracks: Sequence[Track], first: int = 0, stop: int | None = None,
+                       visible_only: bool = False) -> dict[tuple[int, int], tuple[float, int]]:
+    """Per pair of objects (ids sorted) whose tracks both have finite positions (and, with
+    ``visible_only``, are both visible) at some frame in ``[first, stop)``: the smallest distance
+    (units) between their centres over those frames, and the first frame where it is reached."""
     n_frames = max((tr.first_frame + tr.n_frames for tr in tracks), default=0)
+    n_frames = n_frames if stop is None else min(n_frames, stop)
     if n_frames <= first:
         return {}
     pos = np.full((n_frames - first, len(tracks), 2), np.nan)
     for k, tr in enumerate(tracks):
-        lo, hi = max(first, tr.first_frame), tr.first_frame + tr.n_frames
+        lo, hi = max(first, tr.first_frame), min(tr.first_frame + tr.n_frames, n_frames)
         if hi > lo:
-            pos[lo - first:hi - first, k] = tr.xy[lo - tr.first_frame:]
+            rows = slice(lo - tr.first_frame, hi - tr.first_frame)
+            xy = tr.xy[rows]
+            pos[lo - first:hi - first, k] = np.where(tr.visible[rows, None], xy, np.nan) if visible_only else xy
     out = {}
     for a, b in combinations(range(len(tracks)), 2):
         dist = np.linalg.norm(pos[:, a] - pos[:, b], axis=1)

@@ -1,5 +1,6 @@
-"""Predictive questions name one event: closest approaches in the predicted future, and the
-option picked when the prediction has none of a question's options.
+"""Questions that presuppose an event: "what will happen next?" names one (the option that comes
+closest in the predicted future when the prediction has none), and "the collision between X
+and Y" happened (added where they came closest when perception missed it).
 
 The scene: 100 observed frames, 60 predicted. #0 red cube at rest at the origin; #1 blue sphere
 passes it at x = 0.45 (closest at frame 130); #2 green cylinder passes it at x = -0.80 (closest at
@@ -14,9 +15,10 @@ import pytest
 from physreason.datasets.questions import Choice, Question
 from physreason.datasets.records import (CounterfactualOutcome, Counterfactuals, Event, ObjectInfo, Observation,
                                          Track, World)
-from physreason.reasoning.executor import answer_question, execute_choices, format_trace
+from physreason.reasoning.executor import (ExecutionError, answer_question, execute, execute_choices, format_trace,
+                                           presupposed_collision, run_question)
 from physreason.reasoning.questions import parse_choice, parse_question
-from physreason.reasoning.world import ReasoningWorld, closest_approaches
+from physreason.reasoning.world import ReasoningWorld, WorldEvent, closest_approaches
 
 N_OBSERVED, N_TOTAL = 100, 160
 OBJECTS = (ObjectInfo(0, "red", "metal", "cube"), ObjectInfo(1, "blue", "rubber", "sphere"),
@@ -26,10 +28,12 @@ HITS = "The red cube and the blue sphere collide"  # the nearest miss: 0.45 apar
 MISSES = "The red cube collides with the green cylinder"  # 0.80 apart
 
 
-def _track(k: int, xy: np.ndarray, first_frame: int = 0) -> Track:
+def _track(k: int, xy: np.ndarray, first_frame: int = 0, visible: slice = slice(None)) -> Track:
     position = np.column_stack([xy, np.full(len(xy), 0.2)])
     zeros = np.zeros_like(position)
-    return Track(k, position, np.gradient(position, axis=0) * 25.0, zeros, zeros, np.ones(len(xy), bool), first_frame)
+    seen = np.zeros(len(xy), bool)
+    seen[visible] = True
+    return Track(k, position, np.gradient(position, axis=0) * 25.0, zeros, zeros, seen, first_frame)
 
 
 def _observation(n: int, collisions: tuple[Event, ...] = ()) -> Observation:
@@ -98,3 +102,57 @@ def test_other_questions_may_have_no_option_true(question: str) -> None:
 def test_answer_question_applies_the_rule() -> None:
     question = Question(0, NEXT, "predictive", choices=(Choice(0, MISSES), Choice(1, HITS)))
     assert answer_question(question, _world()).choices == ((0, "wrong"), (1, "correct"))
+
+
+# ---------------------------------------------------------------- presupposed collisions
+EXPLAIN = "Which of the following is responsible for the collision between the red cube and the blue sphere?"
+OPTIONS = ["the blue sphere's entrance", "the presence of the yellow sphere"]
+
+
+def _missed(red_visible: slice = slice(None), blue_visible: slice = slice(20, None)) -> ReasoningWorld:
+    """The red cube rests at the origin; the blue sphere passes it 0.42 units apart at frame 50
+    (a graze perception did not list as a collision), in view from frame 20; the yellow sphere
+    rests far away. ``*_visible``: the frames where each of the first two is in view."""
+    t = np.arange(N_OBSERVED, dtype=float)
+    objects = (OBJECTS[0], OBJECTS[1], ObjectInfo(2, "yellow", "metal", "sphere"))
+    tracks = (_track(0, np.zeros((N_OBSERVED, 2)), visible=red_visible),
+              _track(1, np.column_stack([np.full(N_OBSERVED, 0.42), (t - 50) * 0.05]), visible=blue_visible),
+              _track(2, np.tile([2.0, 2.0], (N_OBSERVED, 1))))
+    return ReasoningWorld.from_records(Observation(0, objects, tracks, (), N_OBSERVED))
+
+
+def test_a_missed_collision_the_question_presupposes_is_added_where_the_pair_came_closest() -> None:
+    world = _missed()
+    assert world.observed_approach[(0, 1)] == pytest.approx((0.42, 50))
+    question, options = parse_question(EXPLAIN), [parse_choice(o) for o in OPTIONS]
+    with pytest.raises(ExecutionError, match="unique"):  # the plain executor (and the generator) still refuse
+        execute_choices(question, options, world)
+    event = presupposed_collision(question, world, slot=True)
+    assert (event.kind, event.frame, event.objects) == ("collision", 50, (0, 1))  # type: ignore[union-attr]
+    results = run_question(question, options, world)
+    assert [r.answer for r in results] == ["correct", "wrong"]  # the entrance at 20 led to it
+    assert format_trace(results[0]).startswith(
+        "  1. presuppose(collision(red metal cube #0, blue rubber sphere #1) @ frame 50) -> not seen; "
+        "assumed where they came closest (0.42 units apart)")
+    choices = tuple(Choice(k, o) for k, o in enumerate(OPTIONS))
+    assert answer_question(Question(0, EXPLAIN, "explanatory", choices=choices), world).choices == (
+        (0, "correct"), (1, "wrong"))
+    # descriptive programs too
+    when = "How many objects are moving when the red cube collides with the blue sphere?"
+    with pytest.raises(ExecutionError):
+        execute(parse_question(when), world)
+    assert run_question(parse_question(when), None, world)[0].answer == "1"
+
+
+def test_nothing_is_presupposed_where_the_collision_was_seen_or_the_pair_never_met_in_view() -> None:
+    seen = _missed().with_event(WorldEvent("collision", 49, (0, 1)))
+    assert presupposed_collision(parse_question(EXPLAIN), seen, slot=True) is None
+    results = run_question(parse_question(EXPLAIN), [parse_choice(o) for o in OPTIONS], seen)
+    assert [r.answer for r in results] == ["correct", "wrong"] and "presuppose" not in format_trace(results[0])
+    hidden = _missed(blue_visible=slice(80, None))  # seen only after passing the cube: closest in view at 80
+    assert hidden.observed_approach[(0, 1)][1] == 80
+    apart = _missed(red_visible=slice(60, None), blue_visible=slice(0, 40))  # never both in view
+    assert (0, 1) not in apart.observed_approach
+    assert presupposed_collision(parse_question(EXPLAIN), apart, slot=True) is None
+    with pytest.raises(ExecutionError, match="unique"):
+        run_question(parse_question(EXPLAIN), [parse_choice(OPTIONS[0])], apart)
