@@ -151,6 +151,12 @@ def test_nothing_is_presupposed_where_the_collision_was_seen_or_the_pair_never_m
     assert [r.answer for r in results] == ["correct", "wrong"] and "presuppose" not in format_trace(results[0])
     hidden = _missed(blue_visible=slice(80, None))  # seen only after passing the cube: closest in view at 80
     assert hidden.observed_approach[(0, 1)][1] == 80
+    # closest as the sphere comes into view: the collision is put one frame later, after its entrance
+    entering = _missed(blue_visible=slice(50, None))
+    event = presupposed_collision(parse_question(EXPLAIN), entering, slot=True)
+    assert event is not None and event.frame == 51
+    results = run_question(parse_question(EXPLAIN), [parse_choice(o) for o in OPTIONS], entering)
+    assert [r.answer for r in results] == ["correct", "wrong"]
     apart = _missed(red_visible=slice(60, None), blue_visible=slice(0, 40))  # never both in view
     assert (0, 1) not in apart.observed_approach
     assert presupposed_collision(parse_question(EXPLAIN), apart, slot=True) is None

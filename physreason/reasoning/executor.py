@@ -375,9 +375,10 @@ def presupposed_collision(program: Program, world: ReasoningWorld, slot: bool = 
     A program asking about "the collision between A and B" (``unique`` of the collisions of
     two unique objects) presupposes that they collided. If the world has no such collision
     (perception missed it), this is the collision of A and B at the frame where their centres
-    came closest while both were in view (``world.observed_approach``). None if the program
-    has no such part with no collision, or its objects cannot be found, or were never both in
-    view. ``slot``: a multiple-choice question program.
+    came closest while both were in view (``world.observed_approach``; one frame later where
+    that is the frame one of them came into view, so that it follows the entrance). None if the
+    program has no such part with no collision, or its objects cannot be found, or were never
+    both in view. ``slot``: a multiple-choice question program.
     """
     stack = [program_tree(program, slot=slot)]
     while stack:
@@ -397,7 +398,10 @@ def presupposed_collision(program: Program, world: ReasoningWorld, slot: bool = 
         if isinstance(a, ObjectInfo) and isinstance(b, ObjectInfo) and a.id != b.id:
             pair = tuple(sorted((a.id, b.id)))
             if pair in world.observed_approach:
-                return WorldEvent("collision", world.observed_approach[pair][1], pair)
+                frame = world.observed_approach[pair][1]
+                if any(e.kind == "in" and e.frame == frame and e.objects[0] in pair for e in world.events):
+                    frame += 1  # closest as one comes into view: the collision follows its entrance
+                return WorldEvent("collision", frame, pair)
     return None
 
 
