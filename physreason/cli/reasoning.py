@@ -53,7 +53,7 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 
 def _cmd_ask(args: argparse.Namespace) -> int:
     from physreason.datasets import files
-    from physreason.reasoning.executor import execute, execute_choice, format_trace
+    from physreason.reasoning.executor import format_trace, run_question
     from physreason.reasoning.questions import parse_choice_tree, read_question
     from physreason.reasoning.world import MOVING_SPEED, ReasoningWorld
 
@@ -65,12 +65,12 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     if parsed.question_type == "descriptive":
         if args.choice:
             raise ConfigError("a descriptive question takes no --choice")
-        result = execute(parsed.tree, world)
+        result = run_question(parsed.tree, None, world)[0]
         print(format_trace(result) if args.trace else result.answer)
         return 0
     if not args.choice:
         raise ConfigError(f"a {parsed.question_type} question needs at least one --choice")
-    results = [(text, execute_choice(parsed.tree, parse_choice_tree(text), world)) for text in args.choice]
+    results = list(zip(args.choice, run_question(parsed.tree, [parse_choice_tree(t) for t in args.choice], world)))
     if args.trace:
         for text, result in results:
             print(f"choice: {text}\n{format_trace(result)}\n")
