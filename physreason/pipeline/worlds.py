@@ -186,7 +186,8 @@ def counterfactual_outcomes(observation: Observation, fit: FitResult,
     """:func:`replayed_counterfactual` of every object: the record reasoning reads, and the worlds."""
     total = observation.n_frames + N_FUTURE_FRAMES if horizon is None else horizon
     fitted = simulate_world(observation.objects, fit.params, total, observation.camera).observation
-    pairs = [replayed_counterfactual(observation, fit, k, total, fitted=fitted) for k in range(len(observation.objects))]
+    pairs = [replayed_counterfactual(observation, fit, k, total, fitted=fitted)
+             for k in range(len(observation.objects))]
     record = Counterfactuals(observation.scene_index, total, tuple(p[0] for p in pairs))
     return record, tuple(p[1] for p in pairs)
 
