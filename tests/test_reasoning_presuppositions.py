@@ -127,8 +127,8 @@ def test_a_missed_collision_the_question_presupposes_is_added_where_the_pair_cam
     question, options = parse_question(EXPLAIN), [parse_choice(o) for o in OPTIONS]
     with pytest.raises(ExecutionError, match="unique"):  # the plain executor (and the generator) still refuse
         execute_choices(question, options, world)
-    event = presupposed_collision(question, world, slot=True)
-    assert (event.kind, event.frame, event.objects) == ("collision", 50, (0, 1))  # type: ignore[union-attr]
+    event = presupposed_collision(question, world, slot=True).event  # type: ignore[union-attr]
+    assert (event.kind, event.frame, event.objects) == ("collision", 50, (0, 1))
     results = run_question(question, options, world)
     assert [r.answer for r in results] == ["correct", "wrong"]  # the entrance at 20 led to it
     assert format_trace(results[0]).startswith(
@@ -153,8 +153,8 @@ def test_nothing_is_presupposed_where_the_collision_was_seen_or_the_pair_never_m
     assert hidden.observed_approach[(0, 1)][1] == 80
     # closest as the sphere comes into view: the collision is put one frame later, after its entrance
     entering = _missed(blue_visible=slice(50, None))
-    event = presupposed_collision(parse_question(EXPLAIN), entering, slot=True)
-    assert event is not None and event.frame == 51
+    presupposed = presupposed_collision(parse_question(EXPLAIN), entering, slot=True)
+    assert presupposed is not None and presupposed.event.frame == 51
     results = run_question(parse_question(EXPLAIN), [parse_choice(o) for o in OPTIONS], entering)
     assert [r.answer for r in results] == ["correct", "wrong"]
     apart = _missed(red_visible=slice(60, None), blue_visible=slice(0, 40))  # never both in view
@@ -162,3 +162,26 @@ def test_nothing_is_presupposed_where_the_collision_was_seen_or_the_pair_never_m
     assert presupposed_collision(parse_question(EXPLAIN), apart, slot=True) is None
     with pytest.raises(ExecutionError, match="unique"):
         run_question(parse_question(EXPLAIN), [parse_choice(OPTIONS[0])], apart)
+
+
+def test_a_collision_seen_twice_is_taken_at_its_first_frame() -> None:
+    # perceived twice: at 50, and again at 80 after the blue sphere hit the yellow one at 65
+    world = (_missed().with_event(WorldEvent("collision", 50, (0, 1))).with_event(WorldEvent("collision", 80, (0, 1)))
+             .with_event(WorldEvent("collision", 65, (1, 2))))
+    question = parse_question(EXPLAIN)
+    options = [parse_choice(o) for o in (*OPTIONS, "the collision between the blue sphere and the yellow sphere")]
+    with pytest.raises(ExecutionError, match="expected exactly one item, got 2"):
+        execute_choices(question, options, world)
+    presupposed = presupposed_collision(question, world, slot=True)
+    assert presupposed is not None and presupposed.event == WorldEvent("collision", 50, (0, 1))
+    assert WorldEvent("collision", 80, (0, 1)) not in presupposed.world.events
+    assert WorldEvent("collision", 65, (1, 2)) in presupposed.world.events
+    results = run_question(question, options, world)
+    # the entrance at 20 led to the first; the collision at 65 came after it
+    assert [r.answer for r in results] == ["correct", "wrong", "wrong"]
+    assert format_trace(results[0]).startswith(
+        "  1. presuppose(collision(red metal cube #0, blue rubber sphere #1) @ frame 50) -> seen 2 times "
+        "(frames 50, 80); the first is taken")
+    # taking the later one instead would have made the collision at 65 (and so the yellow sphere) a cause
+    later = world.without_events([WorldEvent("collision", 50, (0, 1))])
+    assert [r.answer for r in execute_choices(question, options, later)] == ["correct", "correct", "correct"]

@@ -10,7 +10,7 @@ operator and the reason; the caller decides whether that counts as a wrong answe
 A multiple-choice option runs its choice program, then the question program on its value; the
 question's yes/no becomes correct/wrong. Every run records a trace, one step per operator.
 A question asking which event will happen next names one that does (:func:`execute_choices`),
-and a question about "the collision between X and Y" presupposes that it happened
+and a question about "the collision between X and Y" presupposes that it happened, once
 (:func:`presupposed_collision`, used when answering questions, not by :func:`execute`).
 """
 
@@ -369,16 +369,27 @@ def _between(expr: Expr) -> tuple[Expr, Expr] | None:
     return inner.args[1], outer.args[1]
 
 
-def presupposed_collision(program: Program, world: ReasoningWorld, slot: bool = False) -> WorldEvent | None:
-    """The collision a program presupposes but the world lacks, dated at the two objects' closest approach.
+@dataclass(frozen=True)
+class Presupposition:
+    """A collision a program presupposes, the world where it holds once, and why that world differs."""
+
+    event: WorldEvent
+    world: ReasoningWorld
+    note: str
+
+
+def presupposed_collision(program: Program, world: ReasoningWorld, slot: bool = False) -> Presupposition | None:
+    """The collision a program presupposes where the world does not have it exactly once.
 
     A program asking about "the collision between A and B" (``unique`` of the collisions of
-    two unique objects) presupposes that they collided. If the world has no such collision
-    (perception missed it), this is the collision of A and B at the frame where their centres
-    came closest while both were in view (``world.observed_approach``; one frame later where
-    that is the frame one of them came into view, so that it follows the entrance). None if the
-    program has no such part with no collision, or its objects cannot be found, or were never
-    both in view. ``slot``: a multiple-choice question program.
+    two unique objects) presupposes that they collided once. If the world has no such collision
+    (perception missed it), it is added at the frame where the pair's centres came closest while
+    both were in view (``world.observed_approach``; one frame later where that is the frame one
+    of them came into view, so that it follows the entrance). If the world has several (a
+    contact perceived twice, or a near miss taken for a second contact), the first is kept and
+    the later ones dropped. None if the program has no such part that fails, or its objects
+    cannot be found, or (for a missed one) were never both in view. ``slot``: a
+    multiple-choice question program.
     """
     stack = [program_tree(program, slot=slot)]
     while stack:
@@ -390,18 +401,24 @@ def presupposed_collision(program: Program, world: ReasoningWorld, slot: bool = 
         if between is None:
             continue
         try:
-            if _Run(world).eval(expr.args[0]):
-                continue
+            found = _Run(world).eval(expr.args[0])
             a, b = (_Run(world).eval(arg) for arg in between)
         except (ExecutionError, ParseError):
             continue
-        if isinstance(a, ObjectInfo) and isinstance(b, ObjectInfo) and a.id != b.id:
-            pair = tuple(sorted((a.id, b.id)))
-            if pair in world.observed_approach:
-                frame = world.observed_approach[pair][1]
-                if any(e.kind == "in" and e.frame == frame and e.objects[0] in pair for e in world.events):
-                    frame += 1  # closest as one comes into view: the collision follows its entrance
-                return WorldEvent("collision", frame, pair)
+        if len(found) == 1 or not (isinstance(a, ObjectInfo) and isinstance(b, ObjectInfo) and a.id != b.id):
+            continue
+        if found:
+            frames = ", ".join(str(e.frame) for e in found)
+            return Presupposition(found[0], world.without_events(found[1:]),
+                                  f"seen {len(found)} times (frames {frames}); the first is taken")
+        pair = tuple(sorted((a.id, b.id)))
+        if pair in world.observed_approach:
+            distance, frame = world.observed_approach[pair]
+            if any(e.kind == "in" and e.frame == frame and e.objects[0] in pair for e in world.events):
+                frame += 1  # closest as one comes into view: the collision follows its entrance
+            event = WorldEvent("collision", frame, pair)
+            return Presupposition(event, world.with_event(event),
+                                  f"not seen; assumed where they came closest ({distance:.2f} units apart)")
     return None
 
 
@@ -409,9 +426,9 @@ def run_question(program: Program, choices: Sequence[Program] | None,
                  world: ReasoningWorld) -> tuple[ExecutionResult, ...]:
     """The result of a descriptive ``program`` (``choices`` None), or of each of its options.
 
-    Where the program cannot run because a collision it presupposes is not in the world
-    (:func:`presupposed_collision`), it runs again on the world with that collision added; each
-    trace then starts with a ``presuppose`` step naming it.
+    Where the program cannot run because a collision it presupposes is not in the world, or is
+    there more than once (:func:`presupposed_collision`), it runs again on the world where it
+    is there once; each trace then starts with a ``presuppose`` step naming it.
     """
     def run(target: ReasoningWorld) -> tuple[ExecutionResult, ...]:
         if choices is None:
@@ -421,13 +438,11 @@ def run_question(program: Program, choices: Sequence[Program] | None,
     try:
         return run(world)
     except ExecutionError:
-        event = presupposed_collision(program, world, slot=choices is not None)
-        if event is None:
+        presupposed = presupposed_collision(program, world, slot=choices is not None)
+        if presupposed is None:
             raise
-    distance = world.observed_approach[event.objects][0]
-    step = TraceStep("presuppose", (describe_event(event, world),),
-                     f"not seen; assumed where they came closest ({distance:.2f} units apart)")
-    return tuple(ExecutionResult(r.answer, (step, *r.trace)) for r in run(world.with_event(event)))
+    step = TraceStep("presuppose", (describe_event(presupposed.event, world),), presupposed.note)
+    return tuple(ExecutionResult(r.answer, (step, *r.trace)) for r in run(presupposed.world))
 
 
 def format_trace(result: ExecutionResult) -> str:

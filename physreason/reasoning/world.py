@@ -173,6 +173,10 @@ class ReasoningWorld:
         """This world with one more observed event (its causal graph rebuilt)."""
         return replace(self, events=_sorted([*self.events, event]))
 
+    def without_events(self, events: Sequence[WorldEvent]) -> ReasoningWorld:
+        """This world without some of its observed events (its causal graph rebuilt)."""
+        return replace(self, events=tuple(e for e in self.events if e not in events))
+
     def all_events(self) -> tuple[WorldEvent, ...]:
         """Every unordered pair of seen objects as a hypothetical, frameless collision."""
         ids = sorted(o.id for o in self.objects)
