@@ -185,3 +185,12 @@ def test_a_collision_seen_twice_is_taken_at_its_first_frame() -> None:
     # taking the later one instead would have made the collision at 65 (and so the yellow sphere) a cause
     later = world.without_events([WorldEvent("collision", 50, (0, 1))])
     assert [r.answer for r in execute_choices(question, options, later)] == ["correct", "correct", "correct"]
+    # an option naming the collision seen twice: the first (50) led to the one at 65, the second (80) did not
+    blue_yellow = parse_question("Which of the following is responsible for the collision between the blue sphere "
+                                 "and the yellow sphere?")
+    twice = [parse_choice("the collision between the red cube and the blue sphere")]
+    assert presupposed_collision(blue_yellow, world, slot=True) is None
+    with pytest.raises(ExecutionError, match="expected exactly one item, got 2"):
+        execute_choices(blue_yellow, twice, world)
+    result = run_question(blue_yellow, twice, world)[0]
+    assert result.answer == "correct" and result.trace[0].operator == "presuppose"

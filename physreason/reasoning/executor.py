@@ -426,23 +426,29 @@ def run_question(program: Program, choices: Sequence[Program] | None,
                  world: ReasoningWorld) -> tuple[ExecutionResult, ...]:
     """The result of a descriptive ``program`` (``choices`` None), or of each of its options.
 
-    Where the program cannot run because a collision it presupposes is not in the world, or is
-    there more than once (:func:`presupposed_collision`), it runs again on the world where it
-    is there once; each trace then starts with a ``presuppose`` step naming it.
+    Where a program cannot run because a collision it or one of the options presupposes is not
+    in the world, or is there more than once (:func:`presupposed_collision`), they run again on
+    the world where it is there once (as often as there are such collisions); each trace then
+    starts with a ``presuppose`` step per collision, naming it.
     """
     def run(target: ReasoningWorld) -> tuple[ExecutionResult, ...]:
         if choices is None:
             return (execute(program, target),)
         return execute_choices(program, choices, target)
 
-    try:
-        return run(world)
-    except ExecutionError:
-        presupposed = presupposed_collision(program, world, slot=choices is not None)
-        if presupposed is None:
-            raise
-    step = TraceStep("presuppose", (describe_event(presupposed.event, world),), presupposed.note)
-    return tuple(ExecutionResult(r.answer, (step, *r.trace)) for r in run(presupposed.world))
+    steps: list[TraceStep] = []
+    while True:
+        try:
+            results = run(world)
+            break
+        except ExecutionError:
+            programs = [(program, choices is not None), *((choice, False) for choice in choices or ())]
+            presupposed = next(filter(None, (presupposed_collision(p, world, slot) for p, slot in programs)), None)
+            if presupposed is None:
+                raise
+        steps.append(TraceStep("presuppose", (describe_event(presupposed.event, world),), presupposed.note))
+        world = presupposed.world
+    return tuple(ExecutionResult(r.answer, (*steps, *r.trace)) for r in results)
 
 
 def format_trace(result: ExecutionResult) -> str:
