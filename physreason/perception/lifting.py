@@ -38,6 +38,8 @@ _DISC = OBJECT_RADIUS * np.column_stack([np.cos(_RING), np.sin(_RING)])
 _SQUARE = OBJECT_RADIUS * np.array([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]])
 _MIN_EDGES = 8
 """Fewest silhouette edge points (px sides) for a silhouette fit; fewer keep the initial estimate."""
+_QUARTER = 0.5 * np.pi
+"""A square looks the same turned by a quarter turn: cube yaws are given modulo this."""
 CONTACT = 0.3
 """A mask within this share of the object's apparent radius (px at the depth of the first
 estimate; 12-35 px at 480×320, so 4-10 px) of one that may hide it is lifted from its other
@@ -140,12 +142,13 @@ def silhouette_edges(mask: np.ndarray, hidden: np.ndarray | None = None) -> np.n
 
 def fit_silhouette(edges: np.ndarray, shape: str, xy0: np.ndarray, camera: Camera, max_points: int = 32,
                    iterations: int = 12, step: float = 1e-3) -> np.ndarray:
-    """Table position (2,) of ``shape`` whose projected silhouette passes closest (least squares) to
-    the edge points (B, 2) px, starting from ``xy0``.
+    """Pose of ``shape`` whose projected silhouette passes closest (least squares) to the edge
+    points (B, 2) px, starting from ``xy0``: its table position (2,), and for a cube its yaw
+    too (3,; radians in [0, pi/2), a square's yaw being defined modulo a quarter turn).
 
     Levenberg–Marquardt with forward differences of ``step`` (units, radians) for at most
-    ``iterations`` steps on at most ``max_points`` evenly spread edge points. A cube's yaw is
-    fitted too, starting from the best of four yaws 22.5° apart at ``xy0``.
+    ``iterations`` steps on at most ``max_points`` evenly spread edge points. A cube's yaw
+    starts from the best of :func:`cube_yaw`'s grid at ``xy0``.
     """
     edges = edges[np.linspace(0, len(edges) - 1, min(len(edges), max_points)).astype(int)]
 
@@ -154,8 +157,7 @@ def fit_silhouette(edges: np.ndarray, shape: str, xy0: np.ndarray, camera: Camer
 
     x = np.asarray(xy0, float)
     if shape == "cube":
-        starts = np.column_stack([np.tile(x, (4, 1)), np.arange(4) * np.pi / 8])
-        x = starts[int(np.argmin((residuals(starts) ** 2).sum(axis=1)))]
+        x = np.append(x, cube_yaw(edges, x, camera))
     probe = np.vstack([np.zeros(len(x)), step * np.eye(len(x))])
     res = residuals(x + probe)
     damping = 1e-3
@@ -170,7 +172,32 @@ def fit_silhouette(edges: np.ndarray, shape: str, xy0: np.ndarray, camera: Camer
                 break
         else:
             damping *= 4.0
-    return x[:2]
+    if shape == "cube":
+        x[2] = _quarter_turn(x[2])
+    return x
+
+
+def _quarter_turn(yaw: np.ndarray | float) -> np.ndarray:
+    """Yaw(s) in radians brought into [0, pi/2) (a value that rounds up to pi/2 becomes 0)."""
+    out = np.mod(yaw, _QUARTER)
+    return np.where(out >= _QUARTER, 0.0, out)
+
+
+def cube_yaw(edges: np.ndarray, xy: np.ndarray, camera: Camera, step: float = np.pi / 36,
+             max_points: int = 48) -> float:
+    """Yaw (radians, in [0, pi/2)) of a cube centred at table position ``xy`` (2,) whose projected
+    silhouette passes closest (least squares) to the edge points (B, 2) px: the best of a grid
+    of ``step`` over a quarter turn, refined by a parabola through it and its two neighbours.
+    At most ``max_points`` evenly spread edge points are used."""
+    edges = edges[np.linspace(0, len(edges) - 1, min(len(edges), max_points)).astype(int)]
+    yaws = np.arange(0.0, _QUARTER, step)
+    poses = np.column_stack([np.tile(np.asarray(xy, float), (len(yaws), 1)), yaws])
+    cost = (_outline_distances(edges, *silhouette_segments("cube", poses, camera)) ** 2).sum(axis=1)
+    k = int(np.argmin(cost))
+    before, best, after = cost[k - 1], cost[k], cost[(k + 1) % len(cost)]
+    curvature = before - 2.0 * best + after
+    shift = 0.5 * (before - after) / curvature if curvature > 0 else 0.0
+    return float(_quarter_turn(yaws[k] + shift * step))
 
 
 def mask_centre(mask: np.ndarray, camera: Camera, border: int = 2) -> MaskCentre:
@@ -197,9 +224,10 @@ def mask_centre(mask: np.ndarray, camera: Camera, border: int = 2) -> MaskCentre
 
 
 def mask_position(mask: np.ndarray, shape: str, camera: Camera, lowest: np.ndarray | None = None,
-                  contact: float = CONTACT, border: int = 2) -> tuple[np.ndarray, bool]:
-    """Table position (2,) of the centre of a ``shape`` seen in a non-empty mask (H, W), and whether
-    the mask is truncated by the image border.
+                  contact: float = CONTACT, border: int = 2) -> tuple[np.ndarray, bool, float | None]:
+    """Table position (2,) of the centre of a ``shape`` seen in a non-empty mask (H, W), whether
+    the mask is truncated by the image border, and for a cube its yaw (radians in [0, pi/2);
+    None for other shapes, or when too little of the outline is seen).
 
     ``lowest`` (H, W) int gives, for each pixel, the lowest image row reached by a mask covering
     it among the frame's detections (-1 where none). Objects stand on the table, so the masks
@@ -209,7 +237,9 @@ def mask_position(mask: np.ndarray, shape: str, camera: Camera, lowest: np.ndarr
     (it may be partly hidden), gives the position whose projected silhouette fits the mask's
     edges (:func:`silhouette_edges`, :func:`fit_silhouette`) started from that of
     :func:`mask_centre`, leaving out the sides that close to an occluder and within
-    ``border`` px of the image border (detector masks may be shifted).
+    ``border`` px of the image border (detector masks may be shifted). A cube's yaw is fitted
+    with its position in the second case, read from the whole outline at the centroid's
+    position in the first (:func:`cube_yaw`).
     """
     centre = mask_centre(mask, camera, border)
     xy = lift_points(centre.uv, camera)
@@ -222,13 +252,18 @@ def mask_position(mask: np.ndarray, shape: str, camera: Camera, lowest: np.ndarr
     near = np.zeros(mask[window].shape, bool)
     if lowest is not None:
         near = binary_dilation((lowest[window] >= rows[-1] - 1) & ~mask[window], iterations=near_px)
-    if centre.truncated or (near & mask[window]).any():
-        rr, cc = np.ogrid[window[0], window[1]]
-        near |= (rr < border) | (rr >= h - border) | (cc < border) | (cc >= w - border)
-        edges = silhouette_edges(mask[window], near)
-        if len(edges) >= _MIN_EDGES:
-            xy = fit_silhouette(edges + [window[1].start, window[0].start], shape, xy, camera)
-    return xy, centre.truncated
+    hidden = centre.truncated or bool((near & mask[window]).any())
+    if not hidden and shape != "cube":
+        return xy, centre.truncated, None
+    rr, cc = np.ogrid[window[0], window[1]]
+    near |= (rr < border) | (rr >= h - border) | (cc < border) | (cc >= w - border)
+    edges = silhouette_edges(mask[window], near) + [window[1].start, window[0].start]
+    if len(edges) < _MIN_EDGES:
+        return xy, centre.truncated, None
+    if not hidden:
+        return xy, centre.truncated, cube_yaw(edges, xy, camera)
+    pose = fit_silhouette(edges, shape, xy, camera)
+    return pose[:2], centre.truncated, (float(pose[2]) if shape == "cube" else None)
 
 
 def lift_points(uv: np.ndarray, camera: Camera) -> np.ndarray:
@@ -302,6 +337,20 @@ def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, window: int 
     if frames[-1] >= n_frames - 1 - max_gap:
         detected[frames[-1]:] = True
     return TrackEstimate(position, velocity, detected)
+
+
+def smooth_yaw(frames: np.ndarray, yaws: np.ndarray, n_frames: int, half_window: int = 2) -> np.ndarray:
+    """A cube's yaw per frame (n_frames,), radians in [0, pi/2), from the yaws (K,) read at
+    ``frames`` (K,): the mean over a quarter turn (of the unit vectors at four times the angle)
+    of those read within ``half_window`` frames, else of those read nearest in time; zeros if
+    none was read."""
+    out = np.zeros(n_frames)
+    if len(frames) == 0:
+        return out
+    gap = np.abs(np.asarray(frames)[None, :] - np.arange(n_frames)[:, None])
+    reach = np.maximum(half_window, gap.min(axis=1))
+    mean = ((gap <= reach[:, None]) * np.exp(4j * np.asarray(yaws, float))[None, :]).sum(axis=1)
+    return _quarter_turn(np.angle(mean) / 4.0)
 
 
 def _line_fits(position: np.ndarray, usable: np.ndarray, piece: np.ndarray,

@@ -21,7 +21,7 @@ from physreason.datasets.shapes import get_shape
 from physreason.errors import ConfigError, FormatError
 from physreason.perception.events import clean_visibility, collision_candidates
 from physreason.perception.lifting import (CENTRE_HEIGHT, CONTACT, centre_in_view, mask_position, piecewise_motion,
-                                          smooth_track, still_frames)
+                                          smooth_track, smooth_yaw, still_frames)
 from physreason.perception.tracking import ATTRIBUTES, VOCABULARY, Detection, TrackerConfig, track
 
 
@@ -47,7 +47,8 @@ class PerceptionConfig:
     ``half_window``, ``velocity_half_window`` and ``contact_guard``: once collisions are found,
     the observation's positions and velocities are line fits piece by piece between each
     object's collisions (:func:`.lifting.piecewise_motion`); collision candidates read the
-    smoother's."""
+    smoother's; ``yaw_half_window``: a cube's yaw is the mean of those read from its masks
+    within this many frames (:func:`.lifting.smooth_yaw`)."""
 
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     min_score: float = 0.05
@@ -67,6 +68,7 @@ class PerceptionConfig:
     half_window: int = 4
     velocity_half_window: int = 10
     contact_guard: int = 4
+    yaw_half_window: int = 2
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.window % 2 == 0 or not 0 <= self.polyorder < self.window:
@@ -111,10 +113,11 @@ def detections(proposals: Proposals, camera: Camera, n_frames: int, min_score: f
             obj = fr.objects[j]
             if obj.score < min_score:
                 continue
-            xy, truncated = mask_position(mask, obj.shape, camera, lowest, contact)
+            xy, truncated, yaw = mask_position(mask, obj.shape, camera, lowest, contact)
             out[fr.frame_index].append(Detection(fr.frame_index, xy, obj.color, obj.material, obj.shape,
                                                  obj.score, truncated, index=j,
-                                                 probs=_attribute_probs(obj.extra.get("attribute_probs"), i, j)))
+                                                 probs=_attribute_probs(obj.extra.get("attribute_probs"), i, j),
+                                                 yaw=yaw))
     return out
 
 
@@ -166,7 +169,7 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
         raise ConfigError(f"observe needs n_frames >= 1 and scene_index >= 0, got {n_frames} and {scene_index}")
     tracklets = track(detections(proposals, camera, n_frames, config.min_score, config.contact),
                        config.tracker)
-    objects, tracks, positions, velocities, visible, measured = [], [], [], [], [], []
+    objects, tracks, positions, velocities, visible, measured, yaws = [], [], [], [], [], [], []
     ids: dict[tuple[int, int], int] = {}
     for tr in tracklets:
         agree = np.array([_agrees(d, tr.voted, config.min_agreement, config.trusted_score) for d in tr.detections])
@@ -189,6 +192,9 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
         positions.append(est.position)
         velocities.append(est.velocity)
         visible.append(vis)
+        read = [d for d in kept if d.yaw is not None] if tr.key[2] == "cube" else []
+        yaws.append(smooth_yaw(np.array([d.frame for d in read]), np.array([d.yaw for d in read]), n_frames,
+                               config.yaw_half_window))
     radii = [get_shape(obj.shape).bounding_radius() for obj in objects]
     collisions = tuple(collision_candidates(positions, velocities, visible, radii=radii))
     zeros = np.zeros((n_frames, 3))
@@ -197,6 +203,7 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
         position, velocity = piecewise_motion(positions[k], velocities[k], measured[k], contacts,
                                               config.half_window, config.velocity_half_window, config.contact_guard)
         velocity[still_frames(position, config.still_window, config.still_radius)] = 0.0
+        orientation = np.column_stack([np.zeros((n_frames, 2)), yaws[k]])
         tracks.append(Track(k, np.column_stack([position, np.full(n_frames, CENTRE_HEIGHT)]),
-                            np.column_stack([velocity, np.zeros(n_frames)]), zeros, zeros, visible[k]))
+                            np.column_stack([velocity, np.zeros(n_frames)]), orientation, zeros, visible[k]))
     return Observation(scene_index, tuple(objects), tuple(tracks), collisions, n_frames, camera), ids

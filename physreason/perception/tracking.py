@@ -58,6 +58,8 @@ class Detection:
     probs: dict[str, np.ndarray] | None = None
     """Optional classifier probabilities per attribute, aligned with the vocabulary
     (``COLORS``, ``MATERIALS``, ``SHAPES``); when given, votes are soft (score × probability)."""
+    yaw: float | None = None
+    """A cube's yaw read from its mask (radians in [0, pi/2)), None if not read."""
 
     def probability(self, attribute: str, value: str) -> float:
         """The classifier's probability of ``value`` (1 or 0 from the hard label when no probs)."""
