@@ -348,6 +348,25 @@ def test_one_triple_seen_twice_around_a_contact_is_one_object() -> None:
     assert sorted(tr.key for tr in tracks) == [("green", "metal", "cube"), ("purple", "metal", "sphere")]
 
 
+def test_a_shape_misread_at_the_border_continues_the_track() -> None:
+    """An object crossing the border is read as a cylinder, confidently, once its mask is cut,
+    and its lifted centre jumps 1 unit there: the same colour and material taking over where
+    the track ends is the same object. A cylinder of that colour and material appearing
+    elsewhere is another object."""
+    def video(jump: np.ndarray) -> list[list[Detection]]:
+        frames = []
+        for t in range(60):
+            xy = np.array([0.05 * t, 0.0]) + (jump if t >= 40 else 0.0)
+            frames.append([Detection(t, xy, "green", "metal", "cube" if t < 40 else "cylinder", 0.9,
+                                     truncated=t >= 40)])
+        return frames
+
+    tracks = track(video(np.array([1.0, 0.3])))
+    assert [tr.key for tr in tracks] == [("green", "metal", "cube")] and len(tracks[0].detections) == 60
+    tracks = track(video(np.array([0.0, 3.0])))
+    assert sorted(tr.key for tr in tracks) == [("green", "metal", "cube"), ("green", "metal", "cylinder")]
+
+
 def _observation(paths: list[tuple[np.ndarray, np.ndarray]]) -> Observation:
     """An Observation of objects given as (xy (T, 2), visible (T,)) pairs, attributes arbitrary."""
     triples = [(c, "rubber", "cube") for c in VOCABULARY["color"]]

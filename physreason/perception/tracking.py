@@ -97,6 +97,10 @@ class TrackerConfig:
     other lacks and is dropped; ``overlap_frames``: tracks voting the same triple (unique in a
     video) are one object if one takes over from the other sharing at most this many frames
     (around a contact or at the border the detector may see one object twice for a while);
+    ``handover_distance``: tracks of the same colour and material whose shape votes differ are
+    one object if they share no frame and, wherever one's detection follows the other's, the
+    two lie within this many units (plus ``gate_growth`` per frame between them): a mask cut by
+    the border or partly hidden often reads as another shape, and its lifted centre jumps;
     ``piece_hits``: a track with fewer detections, within the time span of a longer track of
     its colour and on it (median distance to its interpolated centres below ``piece_distance``
     units), is a sliver of that object seen apart while it was mostly hidden, and joins it.
@@ -118,6 +122,7 @@ class TrackerConfig:
     border_score: float = 0.7
     duplicate_distance: float = 0.35
     overlap_frames: int = 25
+    handover_distance: float = 1.5
     weak_hits: int = 10
     weak_score: float = 0.5
     piece_hits: int = 15
@@ -374,12 +379,33 @@ def _hands_over(a: Tracklet, b: Tracklet, config: TrackerConfig) -> bool:
     return shared == 0 or (shared <= config.overlap_frames and a.frames[0] < b.frames[0] and b.frames[-1] >= a.frames[-1])
 
 
+def _switches_nearby(a: Tracklet, b: Tracklet, config: TrackerConfig) -> bool:
+    """Whether ``a`` and ``b`` (no shared frame) read as one object: wherever, in frame order,
+    one's detection follows the other's, the two lie within ``config.handover_distance`` units
+    plus ``config.gate_growth`` per frame between them."""
+    dets = sorted([(d.frame, 0, d) for d in a.detections] + [(d.frame, 1, d) for d in b.detections],
+                  key=lambda x: x[:2])
+    return all(float(np.linalg.norm(p[2].xy - q[2].xy)) <= config.handover_distance + config.gate_growth * (q[0] - p[0] - 1)
+               for p, q in zip(dets[:-1], dets[1:]) if p[1] != q[1])
+
+
+def _one_object(a: Tracklet, b: Tracklet, config: TrackerConfig) -> bool:
+    """Whether ``b`` (starting no earlier than ``a``) continues ``a``: the same voted triple and
+    ``b`` takes over (:func:`_hands_over`), or the same colour and material, a shape vote that
+    differs (a cut or hidden mask often reads as another shape), no shared frame and every
+    switch between them nearby (:func:`_switches_nearby`)."""
+    if a.voted == b.voted:
+        return _hands_over(a, b, config)
+    return (a.voted[:2] == b.voted[:2] and not set(a.frames) & set(b.frames)
+            and _switches_nearby(a, b, config))
+
+
 def _merge_same_triples(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
-    """Merge tracklets (in first-frame order) with equal voted triples where one takes over from
-    the other (:func:`_hands_over`; the earlier one's detections win on shared frames)."""
+    """Merge tracklets (in first-frame order) where one continues the other (:func:`_one_object`;
+    the earlier one's detections win on shared frames)."""
     out: list[Tracklet] = []
     for tr in tracklets:
-        k = next((k for k, o in enumerate(out) if o.voted == tr.voted and _hands_over(o, tr, config)), None)
+        k = next((k for k, o in enumerate(out) if _one_object(o, tr, config)), None)
         if k is None:
             out.append(tr)
         else:
