@@ -156,3 +156,11 @@ def test_soft_attribute_votes_and_interior_gaps():
     hidden = smooth_track(frames, xy, 36, max_gap=10)
     bridged = smooth_track(frames, xy, 36, max_gap=10, interior=np.ones(6, bool))
     assert not hidden.seen[10:25].any() and bridged.seen.all()
+    # a gap of 8 frames is bridged, but not when the measurement before it lies outside the
+    # image (the object had left: what is detected after it is something else)
+    frames = np.array([0, 1, 2, 11, 12, 13])
+    assert smooth_track(frames, xy, 14, max_gap=10).seen.all()
+    left = smooth_track(frames, xy, 14, max_gap=10, outside=np.array([0, 0, 1, 0, 0, 0], bool))
+    assert not left.seen[3:11].any() and left.seen[[2, 11]].all()
+    short = smooth_track(np.array([0, 1, 2, 5, 6]), xy[:5], 7, max_gap=10, outside=np.array([0, 0, 1, 0, 0], bool))
+    assert short.seen.all()  # two missed frames: bridged

@@ -297,7 +297,8 @@ def _smooth_segment(xy: np.ndarray, window: int, polyorder: int) -> tuple[np.nda
 
 
 def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, window: int = 5, polyorder: int = 2,
-                 max_gap: int = 10, interior: np.ndarray | None = None) -> TrackEstimate:
+                 max_gap: int = 10, interior: np.ndarray | None = None,
+                 outside: np.ndarray | None = None, outside_gap: int = 3) -> TrackEstimate:
     """Smooth one track's measurements and fill every frame of the video.
 
     ``frames`` (K,) increasing frame indices, ``xy`` (K, 2) lifted measurements in table units.
@@ -312,6 +313,9 @@ def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, window: int 
     optionally marks measurements of an object wholly inside the image: a gap of any length
     between two such measurements stays visible (an object in mid-table that is missed for
     long is hidden behind another, not gone; it can only leave through the image border).
+    ``outside`` (K,) bool optionally marks measurements whose centre projects outside the image:
+    a gap next to one is bridged only up to ``outside_gap`` frames (an object that has left
+    cannot be missed in view; what is detected long after is something else).
     """
     frames = np.asarray(frames, dtype=int)
     f_use, xy_use = frames, np.asarray(xy, float)
@@ -328,8 +332,10 @@ def smooth_track(frames: np.ndarray, xy: np.ndarray, n_frames: int, window: int 
     position[after] = pos_m[-1] + np.outer(t[after] - f_use[-1], vel_m[-1]) / FPS
     detected = np.zeros(n_frames, bool)
     inner = np.zeros(len(frames), bool) if interior is None else np.asarray(interior, bool)
+    out = np.zeros(len(frames), bool) if outside is None else np.asarray(outside, bool)
     for k, (a, b) in enumerate(zip(frames[:-1], frames[1:])):
-        if b - a <= max_gap + 1 or (inner[k] and inner[k + 1]):
+        reach = outside_gap if out[k] or out[k + 1] else max_gap
+        if b - a <= reach + 1 or (inner[k] and inner[k + 1]):
             detected[a:b + 1] = True
     detected[frames] = True
     if frames[0] <= max_gap:

@@ -33,7 +33,10 @@ class PerceptionConfig:
     (:func:`.events.clean_visibility`): visible runs shorter than ``min_run`` frames are dropped,
     hidden runs shorter than ``min_gap`` frames between visible ones are filled (an object does
     not leave the view and come back within half a second: its centre hovered at the border);
-    the in-view test's ``view_window`` and ``view_margin`` (:func:`.lifting.centre_in_view`);
+    the in-view test's ``view_window`` and ``view_margin`` (:func:`.lifting.centre_in_view`),
+    which collision candidates read on the smoother's positions; the observation's visibility
+    then reads it on lines fitted within ``view_half_window`` frames piece by piece between the
+    object's collisions (:func:`.lifting.piecewise_motion`);
     ``still_window`` and ``still_radius``: frames where the object rests get zero velocity
     (:func:`.lifting.still_frames`; collision candidates still read the differentiated
     velocities); ``min_agreement``: with classifier probabilities, a detection joins its track's
@@ -61,6 +64,7 @@ class PerceptionConfig:
     interior_margin: float = 20.0
     view_window: int = 11
     view_margin: float = 1.0
+    view_half_window: int = 10
     still_window: int = 11
     still_radius: float = 0.035
     min_gap: int = 12
@@ -169,18 +173,17 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
         raise ConfigError(f"observe needs n_frames >= 1 and scene_index >= 0, got {n_frames} and {scene_index}")
     tracklets = track(detections(proposals, camera, n_frames, config.min_score, config.contact),
                        config.tracker)
-    objects, tracks, positions, velocities, visible, measured, yaws = [], [], [], [], [], [], []
+    objects, tracks, positions, velocities, visible, measured, yaws, seen = [], [], [], [], [], [], [], []
     ids: dict[tuple[int, int], int] = {}
     for tr in tracklets:
         agree = np.array([_agrees(d, tr.voted, config.min_agreement, config.trusted_score) for d in tr.detections])
         if not agree.any():  # attributes are voted one by one: no detection need have the triple
             agree[:] = True
         kept = [d for d, ok in zip(tr.detections, agree) if ok]
-        interior = np.array([not d.truncated and camera.in_view(np.append(d.xy, CENTRE_HEIGHT)[None],
-                                                                margin=-config.interior_margin)[0]
-                             for d in kept])
-        est = smooth_track(np.asarray(tr.frames)[agree], np.array([d.xy for d in kept]),
-                           n_frames, config.window, config.polyorder, config.max_gap, interior)
+        centres = np.column_stack([[d.xy for d in kept], np.full(len(kept), CENTRE_HEIGHT)])
+        interior = ~np.array([d.truncated for d in kept]) & camera.in_view(centres, margin=-config.interior_margin)
+        est = smooth_track(np.asarray(tr.frames)[agree], centres[:, :2], n_frames, config.window, config.polyorder,
+                           config.max_gap, interior, ~camera.in_view(centres))
         # visible as the annotations define it: seen, and the centre projects inside the image
         in_view = centre_in_view(est.position, camera, config.view_window, config.view_margin)
         vis = clean_visibility(est.seen & in_view, config.min_run, config.min_gap)
@@ -192,6 +195,7 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
         positions.append(est.position)
         velocities.append(est.velocity)
         visible.append(vis)
+        seen.append(est.seen)
         read = [d for d in kept if d.yaw is not None] if tr.key[2] == "cube" else []
         yaws.append(smooth_yaw(np.array([d.frame for d in read]), np.array([d.yaw for d in read]), n_frames,
                                config.yaw_half_window))
@@ -203,7 +207,12 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
         position, velocity = piecewise_motion(positions[k], velocities[k], measured[k], contacts,
                                               config.half_window, config.velocity_half_window, config.contact_guard)
         velocity[still_frames(position, config.still_window, config.still_radius)] = 0.0
+        # the in-view test again, on lines fitted over longer stretches of each piece: cut masks
+        # at the border are lifted a few px off either way, and a slow object crosses it for long
+        path, _ = piecewise_motion(positions[k], velocities[k], measured[k], contacts, config.view_half_window)
+        vis = clean_visibility(seen[k] & centre_in_view(path, camera, config.view_window, config.view_margin),
+                               config.min_run, config.min_gap)
         orientation = np.column_stack([np.zeros((n_frames, 2)), yaws[k]])
         tracks.append(Track(k, np.column_stack([position, np.full(n_frames, CENTRE_HEIGHT)]),
-                            np.column_stack([velocity, np.zeros(n_frames)]), orientation, zeros, visible[k]))
+                            np.column_stack([velocity, np.zeros(n_frames)]), orientation, zeros, vis))
     return Observation(scene_index, tuple(objects), tuple(tracks), collisions, n_frames, camera), ids
