@@ -295,11 +295,11 @@ def test_short_low_scoring_border_pieces_are_dropped() -> None:
                                  truncated=True)
     assert len(track(frames)) == 2
     weak = [[f[0]] for f in frames]
-    for t in range(10, 16):  # a few weak detections in the open: dropped; more of them: kept
-        weak[t].append(Detection(t, np.array([3.0, 2.0]), "blue", "rubber", "sphere", 0.4))
+    for t in range(10, 16):  # a few weak detections (none confident) in the open: dropped; more of them: kept
+        weak[t].append(Detection(t, np.array([3.0, 2.0]), "blue", "rubber", "sphere", 0.6))
     assert len(track(weak)) == 1
     for t in range(16, 22):
-        weak[t].append(Detection(t, np.array([3.0, 2.0]), "blue", "rubber", "sphere", 0.4))
+        weak[t].append(Detection(t, np.array([3.0, 2.0]), "blue", "rubber", "sphere", 0.6))
     assert len(track(weak)) == 2
 
 
