@@ -212,6 +212,8 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
         path, _ = piecewise_motion(positions[k], velocities[k], measured[k], contacts, config.view_half_window)
         vis = clean_visibility(seen[k] & centre_in_view(path, camera, config.view_window, config.view_margin),
                                config.min_run, config.min_gap)
+        if not vis.any():  # seen only in the first pass: keep that
+            vis = visible[k]
         orientation = np.column_stack([np.zeros((n_frames, 2)), yaws[k]])
         tracks.append(Track(k, np.column_stack([position, np.full(n_frames, CENTRE_HEIGHT)]),
                             np.column_stack([velocity, np.zeros(n_frames)]), orientation, zeros, vis))

@@ -254,7 +254,7 @@ def track(frames: Sequence[Sequence[Detection]], config: TrackerConfig = Tracker
                 live.append(tr)
     kept = _by_first_frame(tr for tr in done + live if len(tr.detections) >= config.min_hits)
     merged = _merge_duplicates(_merge_fragments(kept, config), config)
-    merged = _merge_same_triples(_by_first_frame(tr for tr in merged if not _spurious(tr, config)), config)
+    merged = _merge_takeovers(_by_first_frame(tr for tr in merged if not _spurious(tr, config)), config)
     merged = _merge_pieces(merged, config)
     for k, tr in enumerate(merged):
         tr.track_id = k
@@ -386,7 +386,8 @@ def _switches_nearby(a: Tracklet, b: Tracklet, config: TrackerConfig) -> bool:
     plus ``config.gate_growth`` per frame between them."""
     dets = sorted([(d.frame, 0, d) for d in a.detections] + [(d.frame, 1, d) for d in b.detections],
                   key=lambda x: x[:2])
-    return all(float(np.linalg.norm(p[2].xy - q[2].xy)) <= config.handover_distance + config.gate_growth * (q[0] - p[0] - 1)
+    reach = config.handover_distance - config.gate_growth
+    return all(float(np.linalg.norm(p[2].xy - q[2].xy)) <= reach + config.gate_growth * (q[0] - p[0])
                for p, q in zip(dets[:-1], dets[1:]) if p[1] != q[1])
 
 
@@ -401,7 +402,7 @@ def _one_object(a: Tracklet, b: Tracklet, config: TrackerConfig) -> bool:
             and _switches_nearby(a, b, config))
 
 
-def _merge_same_triples(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
+def _merge_takeovers(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
     """Merge tracklets (in first-frame order) where one continues the other (:func:`_one_object`;
     the earlier one's detections win on shared frames)."""
     out: list[Tracklet] = []
