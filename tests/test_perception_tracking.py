@@ -365,6 +365,11 @@ def test_a_shape_misread_at_the_border_continues_the_track() -> None:
     assert [tr.key for tr in tracks] == [("green", "metal", "cube")] and len(tracks[0].detections) == 60
     tracks = track(video(np.array([0.0, 3.0])))
     assert sorted(tr.key for tr in tracks) == [("green", "metal", "cube"), ("green", "metal", "cylinder")]
+    frames = video(np.array([1.0, 0.3]))  # the cut mask is also read, weakly, a few frames early
+    for t in range(36, 40):
+        frames[t].append(Detection(t, np.array([0.05 * t + 1.0, 0.3]), "green", "metal", "cylinder", 0.3,
+                                   truncated=True))
+    assert [tr.key for tr in track(frames)] == [("green", "metal", "cube")]
 
 
 def _observation(paths: list[tuple[np.ndarray, np.ndarray]]) -> Observation:

@@ -99,9 +99,10 @@ class TrackerConfig:
     video) are one object if one takes over from the other sharing at most this many frames
     (around a contact or at the border the detector may see one object twice for a while);
     ``handover_distance``: tracks of the same colour and material whose shape votes differ are
-    one object if they share no frame and, wherever one's detection follows the other's, the
-    two lie within this many units (plus ``gate_growth`` per frame between them): a mask cut by
-    the border or partly hidden often reads as another shape, and its lifted centre jumps;
+    one object too if one takes over from the other (as above) and, wherever one's detection
+    follows the other's, the two lie within this many units (plus ``gate_growth`` per frame
+    between them): a mask cut by the border or partly hidden often reads as another shape, and
+    its lifted centre jumps;
     ``piece_hits``: a track with fewer detections, within the time span of a longer track of
     its colour and on it (median distance to its interpolated centres below ``piece_distance``
     units), is a sliver of that object seen apart while it was mostly hidden, and joins it.
@@ -381,9 +382,9 @@ def _hands_over(a: Tracklet, b: Tracklet, config: TrackerConfig) -> bool:
 
 
 def _switches_nearby(a: Tracklet, b: Tracklet, config: TrackerConfig) -> bool:
-    """Whether ``a`` and ``b`` (no shared frame) read as one object: wherever, in frame order,
-    one's detection follows the other's, the two lie within ``config.handover_distance`` units
-    plus ``config.gate_growth`` per frame between them."""
+    """Whether ``a`` and ``b`` read as one object: wherever, in frame order, one's detection
+    follows the other's (or both have one in a frame), the two lie within
+    ``config.handover_distance`` units plus ``config.gate_growth`` per frame between them."""
     dets = sorted([(d.frame, 0, d) for d in a.detections] + [(d.frame, 1, d) for d in b.detections],
                   key=lambda x: x[:2])
     reach = config.handover_distance - config.gate_growth
@@ -392,14 +393,13 @@ def _switches_nearby(a: Tracklet, b: Tracklet, config: TrackerConfig) -> bool:
 
 
 def _one_object(a: Tracklet, b: Tracklet, config: TrackerConfig) -> bool:
-    """Whether ``b`` (starting no earlier than ``a``) continues ``a``: the same voted triple and
-    ``b`` takes over (:func:`_hands_over`), or the same colour and material, a shape vote that
-    differs (a cut or hidden mask often reads as another shape), no shared frame and every
-    switch between them nearby (:func:`_switches_nearby`)."""
-    if a.voted == b.voted:
-        return _hands_over(a, b, config)
-    return (a.voted[:2] == b.voted[:2] and not set(a.frames) & set(b.frames)
-            and _switches_nearby(a, b, config))
+    """Whether ``b`` (starting no earlier than ``a``) continues ``a``: ``b`` takes over
+    (:func:`_hands_over`) and either votes the same triple, or the same colour and material with
+    another shape (a cut or hidden mask often reads as another shape) and every switch between
+    them nearby (:func:`_switches_nearby`)."""
+    if not _hands_over(a, b, config):
+        return False
+    return a.voted == b.voted or (a.voted[:2] == b.voted[:2] and _switches_nearby(a, b, config))
 
 
 def _merge_takeovers(tracklets: list[Tracklet], config: TrackerConfig) -> list[Tracklet]:
