@@ -140,6 +140,11 @@ def silhouette_edges(mask: np.ndarray, hidden: np.ndarray | None = None) -> np.n
     return np.concatenate([horizontal, vertical])
 
 
+def _spread(points: np.ndarray, max_points: int) -> np.ndarray:
+    """At most ``max_points`` of ``points`` (B, 2), evenly spread along them."""
+    return points[np.linspace(0, len(points) - 1, min(len(points), max_points)).astype(int)]
+
+
 def fit_silhouette(edges: np.ndarray, shape: str, xy0: np.ndarray, camera: Camera, max_points: int = 32,
                    iterations: int = 12, step: float = 1e-3) -> np.ndarray:
     """Pose of ``shape`` whose projected silhouette passes closest (least squares) to the edge
@@ -150,7 +155,7 @@ def fit_silhouette(edges: np.ndarray, shape: str, xy0: np.ndarray, camera: Camer
     ``iterations`` steps on at most ``max_points`` evenly spread edge points. A cube's yaw
     starts from the best of :func:`cube_yaw`'s grid at ``xy0``.
     """
-    edges = edges[np.linspace(0, len(edges) - 1, min(len(edges), max_points)).astype(int)]
+    edges = _spread(edges, max_points)
 
     def residuals(params: np.ndarray) -> np.ndarray:
         return _outline_distances(edges, *silhouette_segments(shape, params, camera))
@@ -189,7 +194,7 @@ def cube_yaw(edges: np.ndarray, xy: np.ndarray, camera: Camera, step: float = np
     silhouette passes closest (least squares) to the edge points (B, 2) px: the best of a grid
     of ``step`` over a quarter turn, refined by a parabola through it and its two neighbours.
     At most ``max_points`` evenly spread edge points are used."""
-    edges = edges[np.linspace(0, len(edges) - 1, min(len(edges), max_points)).astype(int)]
+    edges = _spread(edges, max_points)
     yaws = np.arange(0.0, _QUARTER, step)
     poses = np.column_stack([np.tile(np.asarray(xy, float), (len(yaws), 1)), yaws])
     cost = (_outline_distances(edges, *silhouette_segments("cube", poses, camera)) ** 2).sum(axis=1)

@@ -155,6 +155,14 @@ def _agrees(det: Detection, key: tuple[str, str, str], min_probability: float, t
     return all(det.probability(a, v) >= min_probability for a, v in zip(ATTRIBUTES, key))
 
 
+def _visibility(seen: np.ndarray, position: np.ndarray, camera: Camera, config: PerceptionConfig) -> np.ndarray:
+    """Visible frames (T,) bool as the annotations define them: ``seen`` (T,) bool, and the centre
+    at ``position`` (T, 2) units projecting inside the image (:func:`.lifting.centre_in_view`),
+    cleaned by the in/out hysteresis (:func:`.events.clean_visibility`)."""
+    in_view = centre_in_view(position, camera, config.view_window, config.view_margin)
+    return clean_visibility(seen & in_view, config.min_run, config.min_gap)
+
+
 def observe(proposals: Proposals, camera: Camera, n_frames: int, scene_index: int,
             config: PerceptionConfig = PerceptionConfig()) -> Observation:
     """The Observation (CLEVRER annotation layout) of one video's proposals seen by ``camera``.
@@ -184,9 +192,7 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
         interior = ~np.array([d.truncated for d in kept]) & camera.in_view(centres, margin=-config.interior_margin)
         est = smooth_track(np.asarray(tr.frames)[agree], centres[:, :2], n_frames, config.window, config.polyorder,
                            config.max_gap, interior, ~camera.in_view(centres))
-        # visible as the annotations define it: seen, and the centre projects inside the image
-        in_view = centre_in_view(est.position, camera, config.view_window, config.view_margin)
-        vis = clean_visibility(est.seen & in_view, config.min_run, config.min_gap)
+        vis = _visibility(est.seen, est.position, camera, config)
         if not vis.any():
             continue
         ids.update({(d.frame, d.index): len(objects) for d in tr.detections})
@@ -210,8 +216,7 @@ def observe_with_ids(proposals: Proposals, camera: Camera, n_frames: int, scene_
         # the in-view test again, on lines fitted over longer stretches of each piece: cut masks
         # at the border are lifted a few px off either way, and a slow object crosses it for long
         path, _ = piecewise_motion(positions[k], velocities[k], measured[k], contacts, config.view_half_window)
-        vis = clean_visibility(seen[k] & centre_in_view(path, camera, config.view_window, config.view_margin),
-                               config.min_run, config.min_gap)
+        vis = _visibility(seen[k], path, camera, config)
         if not vis.any():  # seen only in the first pass: keep that
             vis = visible[k]
         orientation = np.column_stack([np.zeros((n_frames, 2)), yaws[k]])
