@@ -62,6 +62,50 @@ def test_import_is_light() -> None:
     assert out.stdout.strip() == "Engine"
 
 
+def _sliding_scene(n_frames: int = 60):
+    """Three spheres, seen: 1 slides along +x at 1 unit/s and at frame 25 is recorded colliding
+    with 0, at rest 0.6 units off its path (a contact perception placed too far), bouncing off
+    along -y; at frame 35 it stops against 2, which moves off along -y. Returns the observation
+    and the fit (the true initial states, no friction)."""
+    from physreason.datasets.camera import CLEVRER_CAMERA
+    from physreason.datasets.records import Event, ObjectInfo, ObjectParams, Observation, PhysicsParams, Track
+    from physreason.physics.fit import FitResult
+
+    t = np.arange(n_frames) / 25.0
+    xy = np.zeros((3, n_frames, 2))
+    xy[0] = (0.0, 0.6)
+    xy[1, :, 0] = np.minimum(t - 1.0, 0.0)
+    xy[1, :, 1] = -np.clip(t - 1.0, 0.0, 0.4)
+    xy[2] = (0.0, -0.8)
+    xy[2, :, 1] -= np.clip(t - 1.4, 0.0, None)
+    vel = np.gradient(xy, axis=1) * 25.0
+    tracks = tuple(Track(k, np.concatenate([xy[k], np.full((n_frames, 1), 0.2)], axis=1),
+                         np.concatenate([vel[k], np.zeros((n_frames, 1))], axis=1), np.zeros((n_frames, 3)),
+                         np.zeros((n_frames, 3)), np.ones(n_frames, bool)) for k in range(3))
+    objects = tuple(ObjectInfo(k, color, "rubber", "sphere") for k, color in enumerate(("red", "blue", "green")))
+    collisions = (Event("collision", 25, (0, 1), (0.0, 0.3, 0.2)), Event("collision", 35, (1, 2), (0.0, -0.6, 0.2)))
+    obs = Observation(0, objects, tracks, collisions, n_frames, CLEVRER_CAMERA)
+    params = PhysicsParams(0, tuple(ObjectParams(k, 1.0, 0.8, 0.0, 0.0, tuple(xy[k, 0]), tuple(vel[k, 0]), 0.0)
+                                    for k in range(3)))
+    return obs, FitResult(params, np.zeros(3), np.ones(3, bool), "good", ())
+
+
+def test_without_an_object_nothing_keeps_what_its_seen_collisions_did() -> None:
+    """Remove object 0: even where the simulation from the seen states misses the recorded
+    contact, object 1 no longer bounces off it (it slides on along +x) and so never reaches 2."""
+    from physreason.pipeline.worlds import replayed_counterfactual
+
+    obs, fit = _sliding_scene()
+    outcome, world = replayed_counterfactual(obs, fit, removed=0)
+    assert [e for e in outcome.events if e.kind == "collision"] == []
+    path = world.observation.tracks[1].xy
+    assert path[50, 0] == pytest.approx(1.0, abs=0.05) and abs(path[50, 1]) < 0.05
+    assert world.observation.tracks[2].xy[50] == pytest.approx((0.0, -0.8), abs=1e-6)
+    # removing object 2 changes nothing before its collision: 1's bounce off 0 is kept
+    kept, _ = replayed_counterfactual(obs, fit, removed=2)
+    assert [(e.frame, e.objects) for e in kept.events if e.kind == "collision"][0] == (25, (0, 1))
+
+
 def test_worlds_have_the_records_reasoning_reads(engine) -> None:
     worlds = engine.worlds
     obs = worlds.observation

@@ -122,6 +122,7 @@ def replayed_counterfactual(observation: Observation, fit: FitResult, removed: i
     cf_active = base.active.copy()
     cf_active[0, removed] = False
     new_events = []
+    contacts_seen = sorted(observation.collisions, key=lambda e: e.frame)
     t = start
     while t < total - 1:
         length = min(chunk, total - 1 - t) + 1
@@ -141,6 +142,7 @@ def replayed_counterfactual(observation: Observation, fit: FitResult, removed: i
             apart = np.linalg.norm(cf - np.nan_to_num(state.position[1]), axis=2) > DIVERGENCE_TOLERANCE
             for j in np.flatnonzero(apart.any(axis=0) & (diverged > t)):
                 diverged[j] = min(diverged[j], t + int(np.flatnonzero(apart[:, j])[0]))
+        _spread_by_contacts(diverged, contacts_seen, t + length - 1)
         cf_pos[t:t + length] = cf
         cf_vel[t:t + length] = np.nan_to_num(state.velocity[0])
         cf_yaw[t:t + length] = np.nan_to_num(state.yaw[0])
@@ -157,6 +159,20 @@ def replayed_counterfactual(observation: Observation, fit: FitResult, removed: i
     seen = [e for e in kept if e.frame < changed_by(e)]
     simulated = [e for e in world.observation.events if e.frame >= changed_by(e)]
     return CounterfactualOutcome(removed, (), sort_events(seen + simulated)), world
+
+
+def _spread_by_contacts(diverged: np.ndarray, collisions: list, until: int) -> None:
+    """Mark, in place, the objects a seen collision before frame ``until`` joins to an object
+    already reached by the removal (``diverged`` (N,) frames, lowered): from the collision's
+    frame on, what was seen of the other object came from a contact that may not happen without
+    the removal. ``collisions`` sorted by frame, chains follow in order."""
+    for e in collisions:
+        if e.frame >= until:
+            break
+        a, b = e.objects
+        if diverged[a] <= e.frame or diverged[b] <= e.frame:
+            diverged[a] = min(diverged[a], e.frame)
+            diverged[b] = min(diverged[b], e.frame)
 
 
 def _world_from_arrays(observation: Observation, pos: np.ndarray, vel: np.ndarray, yaw: np.ndarray, removed: int,
