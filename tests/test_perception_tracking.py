@@ -242,6 +242,19 @@ def test_a_collision_at_the_video_end_is_read_from_the_velocities() -> None:
     assert collision_candidates(still, _velocities(still), visible) == []
 
 
+@pytest.mark.parametrize("gap, found", [(0.41, True), (0.5, False)])
+def test_a_pair_still_closing_in_at_the_last_frame_must_be_seen_touching(gap: float, found: bool) -> None:
+    """Object 0 slides at 1 unit/s towards object 1 at rest and slows in the last frames (as
+    smoothed velocities do at a video's end): the video ends with their centres ``gap`` apart.
+    Within 2.1 radii they touch in the last frame; at 0.5 they meet only after the video."""
+    t = np.arange(30)
+    positions = [np.column_stack([-gap - (29 - t) * 0.04, np.zeros(30)]), np.zeros((30, 2))]
+    velocities = [np.tile([1.0, 0.0], (30, 1)), np.zeros((30, 2))]
+    velocities[0][-3:] = 0.5
+    events = collision_candidates(positions, velocities, [np.ones(30, bool)] * 2)
+    assert [e.frame for e in events] == ([29] if found else [])
+
+
 def test_a_contact_seen_twice_through_jitter_is_one_collision() -> None:
     """Object 1 hits object 0 at frame 20 and both stay close until frame 40; jitter takes their
     distance above the contact distance for two frames at 26 and again at 31: one collision, not
