@@ -255,6 +255,22 @@ def test_a_pair_still_closing_in_at_the_last_frame_must_be_seen_touching(gap: fl
     assert [e.frame for e in events] == ([29] if found else [])
 
 
+def test_a_near_miss_beside_a_contact_is_not_a_collision() -> None:
+    """Object 0 hits object 1 (at rest) at frame 20 and 1 moves off along +y; object 2, sliding
+    in along -x, stops 0.51 units from 1 in the same frame. Object 1 moves away from 2 too, a
+    push that the pair (1, 2) reads, but its centres stayed 0.11 units farther apart than those
+    of the contact beside it: only (0, 1) collides."""
+    t = np.arange(40) / 25.0
+    before, after = np.clip(0.8 - t, 0.0, None), np.clip(t - 0.8, 0.0, None)
+    positions = [np.column_stack([np.zeros(40), -0.4 - before]), np.column_stack([np.zeros(40), after]),
+                 np.column_stack([0.5 + 0.5 * before, np.full(40, -0.1)])]
+    visible = [np.ones(40, bool)] * 3
+    found = collision_candidates(positions, _velocities(positions), visible)
+    assert [(e.frame, e.objects) for e in found] == [(20, (0, 1))]
+    alone = collision_candidates(positions[1:], _velocities(positions[1:]), visible[1:])
+    assert [(e.frame, e.objects) for e in alone] == [(20, (0, 1))]  # without the contact, (1, 2) is read as one
+
+
 def test_a_contact_seen_twice_through_jitter_is_one_collision() -> None:
     """Object 1 hits object 0 at frame 20 and both stay close until frame 40; jitter takes their
     distance above the contact distance for two frames at 26 and again at 31: one collision, not
