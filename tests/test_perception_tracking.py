@@ -209,7 +209,9 @@ def _pass_by(gap: float, push: float, brake: float = 0.0) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("gap, push, brake, found", [
-    (0.51, 0.2, 0.0, True),  # cubes touching corner first, a gentle push
+    (0.47, 0.2, 0.0, True),  # touching, a gentle push
+    (0.51, 0.4, 0.0, True),  # cubes touching corner first, a push
+    (0.51, 0.2, 0.0, False),  # beyond 2.4 radii, a gentle push: a near miss
     (0.45, 0.0, 0.0, False),  # near, but nobody's velocity changes
     (0.8, 0.5, 0.0, False),  # a velocity change far apart
     (0.45, 0.0, 0.5, False),  # near, object 0 slows down (hit by something else): no push apart
@@ -223,9 +225,9 @@ def test_collision_candidates(gap: float, push: float, brake: float, found: bool
 
 
 def test_cubes_collide_further_apart_than_spheres() -> None:
-    """Centres 0.58 units apart and a gentle push: beyond the reach of two spheres, within that of
-    two cubes (their corners reach further)."""
-    positions = _pass_by(0.58, 0.3)
+    """Centres 0.58 units apart and a push of 0.4 units/s: beyond the reach of two spheres, within
+    that of two cubes (their corners reach further)."""
+    positions = _pass_by(0.58, 0.4)
     visible = [np.ones(40, bool)] * 2
     assert collision_candidates(positions, _velocities(positions), visible) == []
     cube = get_shape("cube").bounding_radius()
@@ -269,6 +271,19 @@ def test_a_near_miss_beside_a_contact_is_not_a_collision() -> None:
     assert [(e.frame, e.objects) for e in found] == [(20, (0, 1))]
     alone = collision_candidates(positions[1:], _velocities(positions[1:]), visible[1:])
     assert [(e.frame, e.objects) for e in alone] == [(20, (0, 1))]  # without the contact, (1, 2) is read as one
+
+
+@pytest.mark.parametrize("overlapping, found", [(3, True), (8, False)])
+def test_centres_overlapping_for_long_are_one_object_not_a_contact(overlapping: int, found: bool) -> None:
+    """Object 0 slides onto object 1 at rest and stops on it; the centres stay 0.1 units apart,
+    closer than solid objects can be, for ``overlapping`` frames before 1 moves off: a contact
+    whose masks merged briefly, or one object lifted twice when it lasts."""
+    t = np.arange(40)
+    x0 = np.interp(t, [0, 19, 20, 39], [-1.3, -0.4, -0.1, -0.1])
+    x1 = np.interp(t, [0, 19 + overlapping, 20 + overlapping, 39], [0.0, 0.0, 0.3, 1.0])
+    positions = [np.column_stack([x0, np.zeros(40)]), np.column_stack([x1, np.zeros(40)])]
+    events = collision_candidates(positions, _velocities(positions), [np.ones(40, bool)] * 2)
+    assert bool(events) == found
 
 
 def test_a_contact_seen_twice_through_jitter_is_one_collision() -> None:
