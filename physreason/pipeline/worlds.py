@@ -92,7 +92,9 @@ def replayed_counterfactual(observation: Observation, fit: FitResult, removed: i
     state (position, velocity, yaw; the simulated one while it is out of view), and the chunk is
     simulated twice from there: without the removed object and, as a reference, with everything
     as seen. An object whose position differs between the two is reached by the removal from
-    that frame on and is simulated freely afterwards. Events of an object before the removal
+    that frame on and is simulated freely afterwards; so is an object seen colliding with one
+    already reached, from that collision on (:func:`_spread_by_contacts`: the simulation from
+    the seen states may miss a seen contact). Events of an object before the removal
     reaches it are the observed ones; after, and past the video, the simulated counterfactual
     ones. An object that touches nothing changes nothing in the video. ``fitted``: the
     whole-video rollout of ``fit`` over ``horizon`` frames, if already made. Returns the outcome
