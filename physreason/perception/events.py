@@ -61,8 +61,9 @@ def collision_candidates(positions: Sequence[np.ndarray], velocities: Sequence[n
                          far_push: float = 1.0, fit_frames: int = 6, window: int = 3,
                          min_separation: float = 1.5 * OBJECT_RADIUS, rejoin: int = 30,
                          separation: float = 0.8, end_distance: float = 2.1 * OBJECT_RADIUS,
-                         touch_distance: float = 2.4 * OBJECT_RADIUS, loose_push: float = 0.3, beside_margin: float = 0.04,
-                         beside_frames: int = 3, overlap_frames: int = 6, radii: Sequence[float] | None = None) -> list[Event]:
+                         touch_distance: float = 2.4 * OBJECT_RADIUS, loose_push: float = 0.3,
+                         beside_margin: float = 0.04, beside_frames: int = 3, overlap_frames: int = 6,
+                         radii: Sequence[float] | None = None) -> list[Event]:
     """Collision candidates between every pair of objects.
 
     Per object: ``positions[k]`` (T, 2) table units, ``velocities[k]`` (T, 2) units/s,
@@ -140,15 +141,17 @@ def collision_candidates(positions: Sequence[np.ndarray], velocities: Sequence[n
                     pushed = push > (min_velocity_change if firm else loose_push if close else far_push)
                 else:
                     t0, t1 = max(f - window, 0), min(f + window, len(dist) - 1)
-                    merged = int(np.count_nonzero(dist[a:b] < min_separation))  # frames overlapping
-                    pushed = close and merged < overlap_frames and max(
-                        float(np.linalg.norm(v[t1] - v[t0])) for v in (velocities[i], velocities[j])) > min_velocity_change
+                    overlapping = int(np.count_nonzero(dist[a:b] < min_separation))
+                    change = max(float(np.linalg.norm(v[t1] - v[t0])) for v in (velocities[i], velocities[j]))
+                    pushed = close and overlapping < overlap_frames and change > min_velocity_change
                 if pushed:
                     last = f
                     mid = 0.5 * (positions[i][f] + positions[j][f])
                     found.append((Event("collision", f, (i, j), (float(mid[0]), float(mid[1]), OBJECT_RADIUS)),
                                   float(dist[f]) - grow))
-    events = [e for e, gap in found
-              if not (gap > touch_distance and any(set(o.objects) & set(e.objects) and abs(o.frame - e.frame) <= beside_frames
-                                                    and gap > other + beside_margin for o, other in found))]
+    def beside_a_contact(e: Event, gap: float) -> bool:
+        return gap > touch_distance and any(set(o.objects) & set(e.objects) and abs(o.frame - e.frame) <= beside_frames
+                                            and gap > other + beside_margin for o, other in found)
+
+    events = [e for e, gap in found if not beside_a_contact(e, gap)]
     return sorted(events, key=lambda e: (e.frame, e.objects))
