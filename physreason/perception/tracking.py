@@ -387,8 +387,7 @@ def _switches_nearby(a: Tracklet, b: Tracklet, config: TrackerConfig) -> bool:
     ``config.handover_distance`` units plus ``config.gate_growth`` per frame between them."""
     dets = sorted([(d.frame, 0, d) for d in a.detections] + [(d.frame, 1, d) for d in b.detections],
                   key=lambda x: x[:2])
-    reach = config.handover_distance - config.gate_growth
-    return all(float(np.linalg.norm(p[2].xy - q[2].xy)) <= reach + config.gate_growth * (q[0] - p[0])
+    return all(float(np.linalg.norm(p[2].xy - q[2].xy)) <= config.handover_distance + config.gate_growth * (q[0] - p[0] - 1)
                for p, q in zip(dets[:-1], dets[1:]) if p[1] != q[1])
 
 
